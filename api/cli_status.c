@@ -1,0 +1,49 @@
+#include "api/cli_status.h"
+
+#include "coco/util.h"
+
+int cli_get_host(struct cli *cli, json_object **ret)
+{
+	long status = 0;
+	json_object *body = NULL;
+	if (cli_request(cli, "GET", "/v1/host", NULL, &status, &body) < 0)
+		return -EIO;
+	if (status != 200 || !body || !json_object_is_type(body, json_type_object)) {
+		cli_print_problem(cli, status, body);
+		json_object_put(body);
+		return -EPROTO;
+	}
+	*ret = body;
+	return 0;
+}
+
+/* Look up "a.b.c" in nested objects. */
+static json_object *lookup(json_object *o, const char *path)
+{
+	char key[64];
+	while (o && *path) {
+		size_t n = strcspn(path, ".");
+		if (n >= sizeof(key))
+			return NULL;
+		memcpy(key, path, n);
+		key[n] = '\0';
+		json_object *next = NULL;
+		if (!json_object_object_get_ex(o, key, &next))
+			return NULL;
+		o = next;
+		path += n + (path[n] == '.');
+	}
+	return o;
+}
+
+const char *cli_json_str(json_object *o, const char *path)
+{
+	json_object *v = lookup(o, path);
+	return v && json_object_is_type(v, json_type_string) ? json_object_get_string(v) : NULL;
+}
+
+int cli_json_bool(json_object *o, const char *path)
+{
+	json_object *v = lookup(o, path);
+	return v && json_object_is_type(v, json_type_boolean) ? json_object_get_boolean(v) : -1;
+}

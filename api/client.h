@@ -1,0 +1,35 @@
+/* The REST client used by snpctl and tdxctl: HTTP over cocod's Unix socket with libcurl, and
+ * the subcommand framework both CLIs share (wireguard-tools style). */
+#pragma once
+#include <json-c/json.h>
+#include <stdbool.h>
+#include <stdio.h>
+
+#define COCOD_DEFAULT_SOCKET "/run/cocod/cocod.sock"
+
+struct cli {
+	const char *prog;
+	const char *socket; /* --socket, else $COCOD_SOCKET, else the default */
+	bool json;
+};
+
+struct cli_command {
+	const char *name;
+	const char *summary;
+	const char *usage; /* full --help text of the subcommand */
+	int (*run)(struct cli *cli, int argc, char **argv);
+};
+
+/* Parse global options, pick the subcommand, handle --help everywhere. */
+int cli_main(const char *prog, const char *description, const struct cli_command *cmds,
+	     size_t n_cmds, int argc, char **argv);
+
+/* GET/PUT/POST on cocod. On success *ret_status is the HTTP status and *ret_body the parsed
+ * JSON (NULL for non-JSON bodies). Transport failures return -errno and print why. */
+int cli_request(struct cli *cli, const char *method, const char *path, const char *body,
+		long *ret_status, json_object **ret_body);
+/* Print a problem+json (or any error body) as "prog: title: detail". */
+void cli_print_problem(struct cli *cli, long status, json_object *body);
+/* Common per-subcommand option parsing: --json and --help; returns -1 on a bad option,
+ * 1 when help was printed. */
+int cli_parse_sub_options(struct cli *cli, const struct cli_command *cmd, int argc, char **argv);

@@ -1,0 +1,92 @@
+/* The service dispatch: the only way api/ reaches the services. A typed request goes in, a
+ * typed reply comes out; api/ renders it. This is the boundary a privilege-separated REST
+ * process would cross over a socketpair. */
+#pragma once
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "coco/config.h"
+#include "coco/store.h"
+
+enum svc_op {
+	SVC_HOST_GET,      /* platform summary */
+	SVC_READY_GET,     /* readiness: store and platform usable */
+	SVC_OPERATION_GET, /* one long-running operation */
+	SVC_RELOAD,        /* re-read configuration (as SIGHUP) */
+	SVC_LOG_LEVEL_SET, /* change the log level at run time */
+};
+
+enum svc_status {
+	SVC_OK = 0,
+	SVC_E_INVALID,     /* the request is wrong: 400/422 */
+	SVC_E_NOT_FOUND,   /* 404 */
+	SVC_E_CONFLICT,    /* 409 */
+	SVC_E_UNAVAILABLE, /* 503: try later */
+	SVC_E_INTERNAL,    /* 500 */
+};
+
+struct svc_req {
+	enum svc_op op;
+	enum coco_role role;
+	const char *actor; /* "uid:0", "token:ci", "cert:CN=..": for the audit log */
+	union {
+		struct {
+			char id[37];
+		} operation_get;
+		struct {
+			int level;
+		} log_level_set;
+	};
+};
+
+struct svc_host {
+	char platform[16];
+	char version[32];
+	char commit[16];
+	int64_t started;
+	bool sev_device;
+	char sev_error[64]; /* why /dev/sev could not be used */
+	bool kvm_device;
+	char kvm_error[64];
+	bool kvm_vm_types_known;
+	uint64_t kvm_vm_types;
+	bool snp_available;
+	bool tdx_available;
+	bool tdx_host;
+	char tdx_module_version[32];
+	char tdx_module_error[64]; /* "reboot required" after a lost module */
+	char tdx_seamldr_version[32];
+	long tdx_remaining_updates;
+	bool tdx_update_interface;
+};
+
+struct svc_ready {
+	bool ready;
+	char reason[128];
+};
+
+struct svc_reload {
+	bool applied;
+	char changed[256];        /* keys applied */
+	char needs_restart[256];  /* keys changed on disk that only a restart applies */
+};
+
+struct svc_log_level {
+	int previous, current;
+};
+
+struct svc_reply {
+	enum svc_status status;
+	char detail[512]; /* human-readable reason for a non-OK status */
+	union {
+		struct svc_host host;
+		struct svc_ready ready;
+		struct coco_operation operation; /* owns heap strings: svc_reply_clear() */
+		struct svc_reload reload;
+		struct svc_log_level log_level;
+	};
+};
+
+typedef void (*svc_dispatch_fn)(void *ctx, const struct svc_req *req, struct svc_reply *reply);
+
+void svc_reply_clear(const struct svc_req *req, struct svc_reply *reply);

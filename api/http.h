@@ -1,0 +1,79 @@
+/* Internal request/response types of the REST layer, independent of libmicrohttpd so that
+ * routing, rendering and errors are testable without sockets. */
+#pragma once
+#include <json-c/json.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "api/dispatch.h"
+#include "coco/config.h"
+
+#define API_MAX_CAPTURES 4
+#define API_MAX_HEADERS 4
+
+struct api_request {
+	const char *method;
+	const char *path;
+	const char *content_type; /* may be NULL */
+	const char *body;
+	size_t body_len;
+	enum coco_role role;
+	const char *actor;
+	const char *captures[API_MAX_CAPTURES];
+	char capture_buf[256];
+};
+
+struct api_response {
+	unsigned status;
+	const char *content_type;
+	char *body; /* malloc'd, or NULL */
+	size_t body_len;
+	bool body_static; /* body points at static data: do not free */
+	struct {
+		const char *name;
+		char value[128];
+	} headers[API_MAX_HEADERS];
+	size_t n_headers;
+};
+
+struct api_env {
+	svc_dispatch_fn dispatch;
+	void *dispatch_ctx;
+	const char *openapi;
+	size_t openapi_len;
+	/* Filled by the server for /metrics. */
+	int (*render_metrics)(void *server, char **ret, size_t *ret_len);
+	void *server;
+};
+
+typedef void (*api_handler_fn)(const struct api_env *env, struct api_request *rq,
+			       struct api_response *rs);
+
+struct api_route {
+	const char *method;
+	const char *pattern; /* "{name}" segments capture one path segment */
+	enum coco_role role; /* COCO_ROLE_NONE: no credentials needed */
+	api_handler_fn handler;
+};
+
+extern const struct api_route api_routes[];
+extern const size_t api_n_routes;
+
+enum api_match { API_MATCH_OK, API_MATCH_NO_PATH, API_MATCH_NO_METHOD };
+
+/* Find the route for method+path; on API_MATCH_NO_METHOD, allow gets "GET, POST". */
+enum api_match api_route_match(const char *method, const char *path, struct api_request *rq,
+			       size_t *ret_idx, char *allow, size_t allow_len);
+
+void api_response_header(struct api_response *rs, const char *name, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+void api_response_json(struct api_response *rs, unsigned status, json_object *obj);
+/* RFC 9457 problem+json; slug becomes the stable type "urn:cocod:problem:<slug>". */
+void api_problem(struct api_response *rs, unsigned status, const char *slug, const char *title,
+		 const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+void api_response_clear(struct api_response *rs);
+/* Parse a request body strictly as one JSON object; on failure fills a 400/415 problem and
+ * returns NULL. */
+json_object *api_parse_json_body(const struct api_request *rq, struct api_response *rs);
+/* Map a dispatch failure to a problem response. */
+void api_problem_from_svc(struct api_response *rs, const struct svc_reply *reply);

@@ -1,0 +1,239 @@
+/* The REST routes: each handler turns an HTTP request into one typed dispatch request and
+ * renders the typed reply. Every path here must appear in api/openapi.yaml (tested). */
+#include <ctype.h>
+
+#include "api/http.h"
+#include "coco/util.h"
+
+static void dispatch(const struct api_env *env, const struct api_request *rq,
+		     struct svc_req *req, struct svc_reply *reply)
+{
+	req->role = rq->role;
+	req->actor = rq->actor;
+	memset(reply, 0, sizeof(*reply));
+	env->dispatch(env->dispatch_ctx, req, reply);
+}
+
+static void get_healthz(const struct api_env *env, struct api_request *rq,
+			struct api_response *rs)
+{
+	json_object *o = json_object_new_object();
+	json_object_object_add(o, "status", json_object_new_string("ok"));
+	api_response_json(rs, 200, o);
+}
+
+static void get_readyz(const struct api_env *env, struct api_request *rq,
+		       struct api_response *rs)
+{
+	struct svc_req req = {.op = SVC_READY_GET};
+	struct svc_reply reply;
+	dispatch(env, rq, &req, &reply);
+	if (reply.status != SVC_OK) {
+		api_problem_from_svc(rs, &reply);
+		return;
+	}
+	if (!reply.ready.ready) {
+		api_problem(rs, 503, "not-ready", "Not ready", "%s", reply.ready.reason);
+		api_response_header(rs, "Retry-After", "1");
+		return;
+	}
+	json_object *o = json_object_new_object();
+	json_object_object_add(o, "status", json_object_new_string("ready"));
+	api_response_json(rs, 200, o);
+}
+
+static void get_metrics(const struct api_env *env, struct api_request *rq,
+			struct api_response *rs)
+{
+	char *buf;
+	size_t len;
+	if (env->render_metrics(env->server, &buf, &len) < 0) {
+		api_problem(rs, 500, "internal", "Internal error", "cannot render metrics");
+		return;
+	}
+	api_response_clear(rs);
+	rs->status = 200;
+	rs->content_type = "text/plain; version=0.0.4; charset=utf-8";
+	rs->body = buf;
+	rs->body_len = len;
+}
+
+static void get_openapi(const struct api_env *env, struct api_request *rq,
+			struct api_response *rs)
+{
+	api_response_clear(rs);
+	rs->status = 200;
+	rs->content_type = "application/yaml";
+	rs->body = (char *)env->openapi;
+	rs->body_len = env->openapi_len;
+	rs->body_static = true;
+}
+
+static json_object *str_or_null(const char *s)
+{
+	return s && *s ? json_object_new_string(s) : NULL;
+}
+
+static json_object *host_to_json(const struct svc_host *h)
+{
+	json_object *o = json_object_new_object(), *sev = json_object_new_object(),
+		    *kvm = json_object_new_object(), *tdx = json_object_new_object(),
+		    *tees = json_object_new_array(), *types = json_object_new_array();
+	json_object_object_add(o, "platform", json_object_new_string(h->platform));
+	json_object_object_add(o, "version", json_object_new_string(h->version));
+	json_object_object_add(o, "commit", json_object_new_string(h->commit));
+	json_object_object_add(o, "started", json_object_new_int64(h->started));
+	if (h->snp_available)
+		json_object_array_add(tees, json_object_new_string("snp"));
+	if (h->tdx_available)
+		json_object_array_add(tees, json_object_new_string("tdx"));
+	json_object_object_add(o, "tees", tees);
+
+	json_object_object_add(sev, "device", json_object_new_boolean(h->sev_device));
+	json_object_object_add(sev, "error", str_or_null(h->sev_error));
+	json_object_object_add(sev, "snp", json_object_new_boolean(h->snp_available));
+	json_object_object_add(o, "sev", sev);
+
+	json_object_object_add(kvm, "device", json_object_new_boolean(h->kvm_device));
+	json_object_object_add(kvm, "error", str_or_null(h->kvm_error));
+	static const char *const type_names[] = {"default", "sw_protected", "sev", "sev_es",
+						 "snp", "tdx"};
+	for (size_t i = 0; i < ARRAY_SIZE(type_names); i++)
+		if (h->kvm_vm_types_known && (h->kvm_vm_types & (1ull << i)))
+			json_object_array_add(types, json_object_new_string(type_names[i]));
+	json_object_object_add(kvm, "vm_types", h->kvm_vm_types_known ? types : NULL);
+	if (!h->kvm_vm_types_known)
+		json_object_put(types);
+	json_object_object_add(o, "kvm", kvm);
+
+	json_object_object_add(tdx, "host", json_object_new_boolean(h->tdx_host));
+	json_object_object_add(tdx, "available", json_object_new_boolean(h->tdx_available));
+	json_object_object_add(tdx, "module_version", str_or_null(h->tdx_module_version));
+	json_object_object_add(tdx, "module_error", str_or_null(h->tdx_module_error));
+	json_object_object_add(tdx, "seamldr_version", str_or_null(h->tdx_seamldr_version));
+	json_object_object_add(tdx, "remaining_updates",
+			       h->tdx_remaining_updates >= 0
+				       ? json_object_new_int64(h->tdx_remaining_updates)
+				       : NULL);
+	json_object_object_add(tdx, "update_interface",
+			       json_object_new_boolean(h->tdx_update_interface));
+	json_object_object_add(o, "tdx", tdx);
+	return o;
+}
+
+static void get_host(const struct api_env *env, struct api_request *rq, struct api_response *rs)
+{
+	struct svc_req req = {.op = SVC_HOST_GET};
+	struct svc_reply reply;
+	dispatch(env, rq, &req, &reply);
+	if (reply.status != SVC_OK) {
+		api_problem_from_svc(rs, &reply);
+		return;
+	}
+	api_response_json(rs, 200, host_to_json(&reply.host));
+}
+
+static bool is_uuid(const char *s)
+{
+	if (strlen(s) != 36)
+		return false;
+	for (size_t i = 0; i < 36; i++) {
+		bool dash = i == 8 || i == 13 || i == 18 || i == 23;
+		if (dash ? s[i] != '-' : !isxdigit((unsigned char)s[i]))
+			return false;
+	}
+	return true;
+}
+
+static void get_operation(const struct api_env *env, struct api_request *rq,
+			  struct api_response *rs)
+{
+	const char *id = rq->captures[0];
+	if (!is_uuid(id)) {
+		api_problem(rs, 400, "invalid-request", "Invalid request",
+			    "operation id '%.64s' is not a UUID", id);
+		return;
+	}
+	struct svc_req req = {.op = SVC_OPERATION_GET};
+	snprintf(req.operation_get.id, sizeof(req.operation_get.id), "%s", id);
+	struct svc_reply reply;
+	dispatch(env, rq, &req, &reply);
+	if (reply.status != SVC_OK) {
+		api_problem_from_svc(rs, &reply);
+		return;
+	}
+	const struct coco_operation *op = &reply.operation;
+	json_object *o = json_object_new_object();
+	json_object_object_add(o, "id", json_object_new_string(op->id));
+	json_object_object_add(o, "kind", json_object_new_string(op->kind));
+	json_object_object_add(o, "state", json_object_new_string(coco_op_state_name(op->state)));
+	json_object_object_add(o, "progress", json_object_new_int(op->progress));
+	json_object_object_add(o, "message", str_or_null(op->message));
+	json_object *result = op->result_json ? json_tokener_parse(op->result_json) : NULL;
+	json_object_object_add(o, "result", result);
+	json_object_object_add(o, "created", json_object_new_int64(op->created));
+	json_object_object_add(o, "updated", json_object_new_int64(op->updated));
+	svc_reply_clear(&req, &reply);
+	api_response_json(rs, 200, o);
+}
+
+static void post_reload(const struct api_env *env, struct api_request *rq,
+			struct api_response *rs)
+{
+	struct svc_req req = {.op = SVC_RELOAD};
+	struct svc_reply reply;
+	dispatch(env, rq, &req, &reply);
+	if (reply.status != SVC_OK) {
+		api_problem_from_svc(rs, &reply);
+		return;
+	}
+	json_object *o = json_object_new_object();
+	json_object_object_add(o, "applied", json_object_new_string(reply.reload.changed));
+	json_object_object_add(o, "needs_restart",
+			       json_object_new_string(reply.reload.needs_restart));
+	api_response_json(rs, 200, o);
+}
+
+static void put_log_level(const struct api_env *env, struct api_request *rq,
+			  struct api_response *rs)
+{
+	json_object *body = api_parse_json_body(rq, rs);
+	if (!body)
+		return;
+	json_object *lv = NULL;
+	int level = -1;
+	bool extra = json_object_object_length(body) != 1;
+	if (json_object_object_get_ex(body, "level", &lv) && json_object_is_type(lv, json_type_string))
+		level = coco_log_level_from_name(json_object_get_string(lv));
+	json_object_put(body);
+	if (level < 0 || extra) {
+		api_problem(rs, 422, "invalid-request", "Invalid request",
+			    "expected {\"level\": \"error|warning|notice|info|debug\"}");
+		return;
+	}
+	struct svc_req req = {.op = SVC_LOG_LEVEL_SET, .log_level_set.level = level};
+	struct svc_reply reply;
+	dispatch(env, rq, &req, &reply);
+	if (reply.status != SVC_OK) {
+		api_problem_from_svc(rs, &reply);
+		return;
+	}
+	json_object *o = json_object_new_object();
+	json_object_object_add(o, "previous",
+			       json_object_new_string(coco_log_level_name(reply.log_level.previous)));
+	json_object_object_add(o, "level",
+			       json_object_new_string(coco_log_level_name(reply.log_level.current)));
+	api_response_json(rs, 200, o);
+}
+
+const struct api_route api_routes[] = {
+	{"GET", "/healthz", COCO_ROLE_NONE, get_healthz},
+	{"GET", "/readyz", COCO_ROLE_NONE, get_readyz},
+	{"GET", "/metrics", COCO_ROLE_READER, get_metrics},
+	{"GET", "/v1/openapi.yaml", COCO_ROLE_READER, get_openapi},
+	{"GET", "/v1/host", COCO_ROLE_READER, get_host},
+	{"POST", "/v1/host/reload", COCO_ROLE_ADMIN, post_reload},
+	{"PUT", "/v1/host/log-level", COCO_ROLE_ADMIN, put_log_level},
+	{"GET", "/v1/operations/{id}", COCO_ROLE_READER, get_operation},
+};
+const size_t api_n_routes = ARRAY_SIZE(api_routes);

@@ -1,0 +1,492 @@
+#include "coco/config.h"
+
+#include <arpa/inet.h>
+#include <grp.h>
+#include <pwd.h>
+#include <stdarg.h>
+
+#include "coco/util.h"
+
+#define MAX_LINE 4096
+
+static const char *const level_names[] = {
+	[LOG_ERR] = "error", [LOG_WARNING] = "warning", [LOG_NOTICE] = "notice",
+	[LOG_INFO] = "info", [LOG_DEBUG] = "debug",
+};
+
+int coco_log_level_from_name(const char *s)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(level_names); i++)
+		if (level_names[i] && streq(level_names[i], s))
+			return (int)i;
+	return -1;
+}
+
+const char *coco_log_level_name(int level)
+{
+	if (level < 0 || (size_t)level >= ARRAY_SIZE(level_names) || !level_names[level])
+		return "unknown";
+	return level_names[level];
+}
+
+
+struct parse_ctx {
+	const char *name;
+	char *err;
+	size_t errlen;
+	unsigned seen[32]; /* line a single-valued key was set on, by key index */
+};
+
+static int fail(struct parse_ctx *p, unsigned line, const char *key, int r, const char *fmt, ...)
+	__attribute__((format(printf, 5, 6)));
+static int fail(struct parse_ctx *p, unsigned line, const char *key, int r, const char *fmt, ...)
+{
+	char why[512];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(why, sizeof(why), fmt, ap);
+	va_end(ap);
+	if (line && key)
+		snprintf(p->err, p->errlen, "%s:%u: key '%s': %s", p->name, line, key, why);
+	else if (line)
+		snprintf(p->err, p->errlen, "%s:%u: %s", p->name, line, why);
+	else
+		snprintf(p->err, p->errlen, "%s: key '%s': %s", p->name, key ? key : "?", why);
+	return r;
+}
+
+static const char *const role_names[] = {
+	[COCO_ROLE_NONE] = "none", [COCO_ROLE_READER] = "reader",
+	[COCO_ROLE_OPERATOR] = "operator", [COCO_ROLE_ADMIN] = "admin",
+};
+
+const char *coco_role_name(enum coco_role r)
+{
+	return (size_t)r < ARRAY_SIZE(role_names) ? role_names[r] : "none";
+}
+
+int coco_role_from_name(const char *s, enum coco_role *ret)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(role_names); i++)
+		if (streq(role_names[i], s)) {
+			*ret = (enum coco_role)i;
+			return 0;
+		}
+	return -EINVAL;
+}
+
+const char *coco_platform_name(enum coco_platform p)
+{
+	switch (p) {
+	case COCO_PLATFORM_EMULATED: return "emulated";
+	case COCO_PLATFORM_NATIVE: return "native";
+	}
+	return "unset";
+}
+
+int coco_parse_hostport(const char *s, char *host, size_t hostlen, unsigned *ret_port)
+{
+	const char *colon;
+	size_t hl;
+	if (s[0] == '[') {
+		const char *end = strchr(s, ']');
+		if (!end || end[1] != ':')
+			return -EINVAL;
+		hl = (size_t)(end - s - 1);
+		s++;
+		colon = end + 1;
+	} else {
+		colon = strrchr(s, ':');
+		if (!colon || memchr(s, ':', (size_t)(colon - s)))
+			return -EINVAL;
+		hl = (size_t)(colon - s);
+	}
+	if (hl == 0 || hl >= hostlen)
+		return -EINVAL;
+	memcpy(host, s, hl);
+	host[hl] = '\0';
+	uint64_t port;
+	if (parse_uint(colon + 1, 65535, &port) < 0 || port == 0)
+		return -EINVAL;
+	unsigned char buf[16];
+	if (inet_pton(AF_INET, host, buf) != 1 && inet_pton(AF_INET6, host, buf) != 1)
+		return -EINVAL; /* numeric addresses only: no resolver at bind time */
+	*ret_port = (unsigned)port;
+	return 0;
+}
+
+static bool host_is_loopback(const char *host)
+{
+	struct in_addr a4;
+	struct in6_addr a6;
+	if (inet_pton(AF_INET, host, &a4) == 1)
+		return (ntohl(a4.s_addr) >> 24) == 127;
+	return inet_pton(AF_INET6, host, &a6) == 1 && IN6_IS_ADDR_LOOPBACK(&a6);
+}
+
+enum key_id {
+	K_PLATFORM, K_STATE_DIR, K_LISTEN_UNIX, K_LISTEN_UNIX_MODE, K_LISTEN_UNIX_GROUP,
+	K_LISTEN_TCP, K_TLS_CERT, K_TLS_KEY, K_TLS_CLIENT_CA, K_TOKEN_FILE, K_KDS_BASE_URL,
+	K_LOG_LEVEL, K_API_MAX_BODY, K_API_MAX_CONNECTIONS, K_UNIX_DEFAULT_ROLE, K_UNIX_ROLE,
+	K_TLS_SUBJECT_ROLE, K_COUNT,
+};
+
+static const struct {
+	const char *name;
+	bool repeatable;
+} keys[K_COUNT] = {
+	[K_PLATFORM] = {"platform", false},
+	[K_STATE_DIR] = {"state_directory", false},
+	[K_LISTEN_UNIX] = {"listen_unix", false},
+	[K_LISTEN_UNIX_MODE] = {"listen_unix_mode", false},
+	[K_LISTEN_UNIX_GROUP] = {"listen_unix_group", false},
+	[K_LISTEN_TCP] = {"listen_tcp", false},
+	[K_TLS_CERT] = {"tls_cert", false},
+	[K_TLS_KEY] = {"tls_key", false},
+	[K_TLS_CLIENT_CA] = {"tls_client_ca", false},
+	[K_TOKEN_FILE] = {"token_file", false},
+	[K_KDS_BASE_URL] = {"kds_base_url", false},
+	[K_LOG_LEVEL] = {"log_level", false},
+	[K_API_MAX_BODY] = {"api_max_body", false},
+	[K_API_MAX_CONNECTIONS] = {"api_max_connections", false},
+	[K_UNIX_DEFAULT_ROLE] = {"unix_default_role", false},
+	[K_UNIX_ROLE] = {"unix_role", true},
+	[K_TLS_SUBJECT_ROLE] = {"tls_subject_role", true},
+};
+
+static int set_str(char **field, const char *v)
+{
+	char *d = strdup(v);
+	if (!d)
+		return -ENOMEM;
+	free(*field);
+	*field = d;
+	return 0;
+}
+
+static int set_path(struct parse_ctx *p, unsigned line, const char *key, char **field,
+		    const char *v, bool allow_empty)
+{
+	if (!(allow_empty && !*v) && v[0] != '/')
+		return fail(p, line, key, -EINVAL, "'%s' is not an absolute path", v);
+	if (strlen(v) >= 4096)
+		return fail(p, line, key, -EINVAL, "path too long");
+	return set_str(field, v);
+}
+
+/* "<role> <subject>": split off the role word. */
+static int split_role(struct parse_ctx *p, unsigned line, const char *key, char *v,
+		      enum coco_role *ret_role, char **ret_rest)
+{
+	char *sp = v + strcspn(v, " \t");
+	if (!*sp)
+		return fail(p, line, key, -EINVAL, "expected '<role> <%s>'",
+			    streq(key, "unix_role") ? "user|uid|@group|@gid" : "subject DN");
+	*sp = '\0';
+	if (coco_role_from_name(v, ret_role) < 0 || *ret_role == COCO_ROLE_NONE)
+		return fail(p, line, key, -EINVAL, "unknown role '%s' (reader, operator, admin)", v);
+	*ret_rest = str_strip(sp + 1);
+	return 0;
+}
+
+static int add_unix_role(struct parse_ctx *p, unsigned line, const char *key,
+			 struct coco_config *c, char *v)
+{
+	enum coco_role role;
+	char *who;
+	int r = split_role(p, line, key, v, &role, &who);
+	if (r < 0)
+		return r;
+	if (c->n_unix_roles >= COCO_CONFIG_MAX_ROLE_MAPS)
+		return fail(p, line, key, -E2BIG, "more than %d entries", COCO_CONFIG_MAX_ROLE_MAPS);
+	struct coco_unix_role e = {.role = role, .is_group = who[0] == '@'};
+	const char *name = e.is_group ? who + 1 : who;
+	uint64_t id;
+	if (parse_uint(name, UINT32_MAX - 1, &id) == 0) {
+		e.id = (unsigned)id;
+	} else if (e.is_group) {
+		struct group *g = getgrnam(name);
+		if (!g)
+			return fail(p, line, key, -ENOENT, "unknown group '%s'", name);
+		e.id = g->gr_gid;
+	} else {
+		struct passwd *pw = getpwnam(name);
+		if (!pw)
+			return fail(p, line, key, -ENOENT, "unknown user '%s'", name);
+		e.id = pw->pw_uid;
+	}
+	struct coco_unix_role *n = realloc(c->unix_roles, (c->n_unix_roles + 1) * sizeof(*n));
+	if (!n)
+		return -ENOMEM;
+	c->unix_roles = n;
+	c->unix_roles[c->n_unix_roles++] = e;
+	return 0;
+}
+
+static int add_subject_role(struct parse_ctx *p, unsigned line, const char *key,
+			    struct coco_config *c, char *v)
+{
+	enum coco_role role;
+	char *dn;
+	int r = split_role(p, line, key, v, &role, &dn);
+	if (r < 0)
+		return r;
+	if (c->n_subject_roles >= COCO_CONFIG_MAX_ROLE_MAPS)
+		return fail(p, line, key, -E2BIG, "more than %d entries", COCO_CONFIG_MAX_ROLE_MAPS);
+	if (!strchr(dn, '='))
+		return fail(p, line, key, -EINVAL, "'%s' is not a distinguished name", dn);
+	struct coco_subject_role *n =
+		realloc(c->subject_roles, (c->n_subject_roles + 1) * sizeof(*n));
+	if (!n)
+		return -ENOMEM;
+	c->subject_roles = n;
+	char *d = strdup(dn);
+	if (!d)
+		return -ENOMEM;
+	c->subject_roles[c->n_subject_roles++] = (struct coco_subject_role){role, d};
+	return 0;
+}
+
+static int apply_key(struct parse_ctx *p, unsigned line, enum key_id k, char *v,
+		     struct coco_config *c)
+{
+	const char *key = keys[k].name;
+	uint64_t n;
+	switch (k) {
+	case K_PLATFORM:
+		if (streq(v, "emulated"))
+			c->platform = COCO_PLATFORM_EMULATED;
+		else if (streq(v, "native"))
+			c->platform = COCO_PLATFORM_NATIVE;
+		else
+			return fail(p, line, key, -EINVAL,
+				    "invalid value '%s' (expected emulated or native)", v);
+		return 0;
+	case K_STATE_DIR: return set_path(p, line, key, &c->state_dir, v, false);
+	case K_LISTEN_UNIX: return set_path(p, line, key, &c->listen_unix, v, true);
+	case K_LISTEN_UNIX_MODE:
+		if (!*v || strspn(v, "01234567") != strlen(v) || strlen(v) > 4 ||
+		    (n = strtoul(v, NULL, 8)) > 0777)
+			return fail(p, line, key, -EINVAL, "'%s' is not an octal mode <= 0777", v);
+		c->listen_unix_mode = (mode_t)n;
+		return 0;
+	case K_LISTEN_UNIX_GROUP:
+		if (!*v)
+			return fail(p, line, key, -EINVAL, "empty group");
+		return set_str(&c->listen_unix_group, v);
+	case K_LISTEN_TCP: {
+		char host[64];
+		unsigned port;
+		if (coco_parse_hostport(v, host, sizeof(host), &port) < 0)
+			return fail(p, line, key, -EINVAL,
+				    "'%s' is not ADDRESS:PORT (numeric IPv4, or [IPv6]:PORT)", v);
+		return set_str(&c->listen_tcp, v);
+	}
+	case K_TLS_CERT: return set_path(p, line, key, &c->tls_cert, v, false);
+	case K_TLS_KEY: return set_path(p, line, key, &c->tls_key, v, false);
+	case K_TLS_CLIENT_CA: return set_path(p, line, key, &c->tls_client_ca, v, false);
+	case K_TOKEN_FILE: return set_path(p, line, key, &c->token_file, v, false);
+	case K_KDS_BASE_URL:
+		if (strncmp(v, "https://", 8) != 0 && strncmp(v, "http://", 7) != 0)
+			return fail(p, line, key, -EINVAL, "'%s' is not an http(s) URL", v);
+		if (strlen(v) > 1024)
+			return fail(p, line, key, -EINVAL, "URL too long");
+		/* Stored without a trailing slash: paths are appended as "/vcek/v1/...". */
+		if (set_str(&c->kds_base_url, v) < 0)
+			return -ENOMEM;
+		for (size_t l = strlen(c->kds_base_url); l > 0 && c->kds_base_url[l - 1] == '/'; l--)
+			c->kds_base_url[l - 1] = '\0';
+		return 0;
+	case K_LOG_LEVEL: {
+		int l = coco_log_level_from_name(v);
+		if (l < 0)
+			return fail(p, line, key, -EINVAL,
+				    "invalid value '%s' (error, warning, notice, info, debug)", v);
+		c->log_level = l;
+		return 0;
+	}
+	case K_API_MAX_BODY:
+		if (parse_uint(v, 64u << 20, &n) < 0 || n < 1024)
+			return fail(p, line, key, -EINVAL, "'%s' is not a byte count in 1024..%u", v,
+				    64u << 20);
+		c->api_max_body = (size_t)n;
+		return 0;
+	case K_API_MAX_CONNECTIONS:
+		if (parse_uint(v, 65536, &n) < 0 || n < 1)
+			return fail(p, line, key, -EINVAL, "'%s' is not a count in 1..65536", v);
+		c->api_max_connections = (unsigned)n;
+		return 0;
+	case K_UNIX_DEFAULT_ROLE: {
+		enum coco_role r;
+		if (coco_role_from_name(v, &r) < 0)
+			return fail(p, line, key, -EINVAL,
+				    "unknown role '%s' (none, reader, operator, admin)", v);
+		c->unix_default_role = r;
+		return 0;
+	}
+	case K_UNIX_ROLE: return add_unix_role(p, line, key, c, v);
+	case K_TLS_SUBJECT_ROLE: return add_subject_role(p, line, key, c, v);
+	case K_COUNT: break;
+	}
+	return -EINVAL;
+}
+
+static int validate(struct parse_ctx *p, struct coco_config *c)
+{
+#define LINE(k) p->seen[k]
+	if (!c->platform)
+		return fail(p, 0, "platform", -EINVAL,
+			    "required: set 'platform = native' or 'platform = emulated' explicitly");
+	if (!c->listen_unix[0] && !c->listen_tcp)
+		return fail(p, LINE(K_LISTEN_UNIX), "listen_unix", -EINVAL,
+			    "no listener: set listen_unix or listen_tcp");
+	if (!!c->tls_cert != !!c->tls_key)
+		return fail(p, LINE(c->tls_cert ? K_TLS_CERT : K_TLS_KEY),
+			    c->tls_cert ? "tls_cert" : "tls_key", -EINVAL,
+			    "tls_cert and tls_key must be set together");
+	if (c->tls_client_ca && !c->tls_cert)
+		return fail(p, LINE(K_TLS_CLIENT_CA), "tls_client_ca", -EINVAL,
+			    "requires tls_cert and tls_key");
+	if (c->tls_cert && !c->listen_tcp)
+		return fail(p, LINE(K_TLS_CERT), "tls_cert", -EINVAL,
+			    "TLS applies to listen_tcp, which is not set");
+	if (c->n_subject_roles && !c->tls_client_ca)
+		return fail(p, LINE(K_TLS_SUBJECT_ROLE), "tls_subject_role", -EINVAL,
+			    "requires tls_client_ca (client certificates are not requested)");
+	if (c->listen_tcp && !c->tls_cert) {
+		char host[64];
+		unsigned port;
+		if (coco_parse_hostport(c->listen_tcp, host, sizeof(host), &port) < 0 ||
+		    !host_is_loopback(host))
+			return fail(p, LINE(K_LISTEN_TCP), "listen_tcp", -EINVAL,
+				    "plain HTTP is only allowed on loopback; set tls_cert and tls_key");
+	}
+	if (c->listen_tcp && !c->token_file && !c->tls_client_ca)
+		return fail(p, LINE(K_LISTEN_TCP), "listen_tcp", -EINVAL,
+			    "TCP clients need credentials: set token_file or tls_client_ca");
+	return 0;
+#undef LINE
+}
+
+static struct coco_config *config_new_defaults(const char *name)
+{
+	struct coco_config *c = calloc(1, sizeof(*c));
+	if (!c)
+		return NULL;
+	c->path = strdup(name);
+	c->state_dir = strdup("/var/lib/cocod");
+	c->listen_unix = strdup("/run/cocod/cocod.sock");
+	c->kds_base_url = strdup("https://kdsintf.amd.com");
+	if (!c->path || !c->state_dir || !c->listen_unix || !c->kds_base_url) {
+		coco_config_free(c);
+		return NULL;
+	}
+	c->listen_unix_mode = 0660;
+	c->log_level = LOG_INFO;
+	c->api_max_body = 1u << 20;
+	c->api_max_connections = 256;
+	c->unix_default_role = COCO_ROLE_READER;
+	return c;
+}
+
+int coco_config_parse(const char *name, const char *buf, size_t len, struct coco_config **ret,
+		      char *err, size_t errlen)
+{
+	struct parse_ctx p = {.name = name, .err = err, .errlen = errlen};
+	struct coco_config *c = config_new_defaults(name);
+	if (!c)
+		return fail(&p, 0, NULL, -ENOMEM, "out of memory");
+	int r = 0;
+	unsigned lineno = 0;
+	for (size_t off = 0; off < len;) {
+		lineno++;
+		const char *nl = memchr(buf + off, '\n', len - off);
+		size_t ll = nl ? (size_t)(nl - (buf + off)) : len - off;
+		if (ll >= MAX_LINE) {
+			r = fail(&p, lineno, NULL, -E2BIG, "line longer than %d bytes", MAX_LINE - 1);
+			goto out;
+		}
+		char line[MAX_LINE];
+		memcpy(line, buf + off, ll);
+		line[ll] = '\0';
+		off += ll + (nl ? 1 : 0);
+		if (memchr(line, '\0', ll)) {
+			r = fail(&p, lineno, NULL, -EINVAL, "NUL byte in line");
+			goto out;
+		}
+		char *s = str_strip(line);
+		if (!*s || *s == '#')
+			continue;
+		char *eq = strchr(s, '=');
+		if (!eq) {
+			r = fail(&p, lineno, NULL, -EINVAL, "expected 'key = value', got '%.64s'", s);
+			goto out;
+		}
+		*eq = '\0';
+		char *key = str_strip(s), *val = str_strip(eq + 1);
+		size_t vl = strlen(val);
+		if (vl >= 2 && val[0] == '"' && val[vl - 1] == '"') {
+			val[vl - 1] = '\0';
+			val++;
+		}
+		enum key_id k = K_COUNT;
+		for (size_t i = 0; i < K_COUNT; i++)
+			if (streq(keys[i].name, key))
+				k = (enum key_id)i;
+		if (k == K_COUNT) {
+			r = fail(&p, lineno, key, -ENOENT, "unknown key");
+			goto out;
+		}
+		if (!keys[k].repeatable && p.seen[k]) {
+			r = fail(&p, lineno, key, -EEXIST, "already set on line %u", p.seen[k]);
+			goto out;
+		}
+		p.seen[k] = lineno;
+		r = apply_key(&p, lineno, k, val, c);
+		if (r == -ENOMEM)
+			r = fail(&p, lineno, key, r, "out of memory");
+		if (r < 0)
+			goto out;
+	}
+	r = validate(&p, c);
+out:
+	if (r < 0) {
+		coco_config_free(c);
+		return r;
+	}
+	*ret = c;
+	return 0;
+}
+
+int coco_config_load(const char *path, struct coco_config **ret, char *err, size_t errlen)
+{
+	_cleanup_free_ char *buf = NULL;
+	size_t len;
+	int r = read_file_max(path, COCO_CONFIG_MAX_BYTES, &buf, &len);
+	if (r < 0) {
+		snprintf(err, errlen, "%s: cannot read: %s", path, strerror(-r));
+		return r;
+	}
+	return coco_config_parse(path, buf, len, ret, err, errlen);
+}
+
+void coco_config_free(struct coco_config *c)
+{
+	if (!c)
+		return;
+	free(c->path);
+	free(c->state_dir);
+	free(c->listen_unix);
+	free(c->listen_unix_group);
+	free(c->listen_tcp);
+	free(c->tls_cert);
+	free(c->tls_key);
+	free(c->tls_client_ca);
+	free(c->token_file);
+	free(c->kds_base_url);
+	free(c->unix_roles);
+	for (size_t i = 0; i < c->n_subject_roles; i++)
+		free(c->subject_roles[i].subject);
+	free(c->subject_roles);
+	free(c);
+}

@@ -1,0 +1,142 @@
+#include "cocod/svc.h"
+
+#include <stdarg.h>
+
+#include "coco/log.h"
+#include "coco/util.h"
+#include "version.h"
+
+static void reply_error(struct svc_reply *r, enum svc_status st, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static void reply_error(struct svc_reply *r, enum svc_status st, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(r->detail, sizeof(r->detail), fmt, ap);
+	va_end(ap);
+	r->status = st;
+}
+
+int svc_probe_platform(struct svc *s, bool log_findings)
+{
+	struct hv_host_info h;
+	int r = hv_platform_probe(s->platform, &h);
+	if (r < 0) {
+		s->probe_ok = false;
+		log_err("platform probe failed: %s", strerror(-r));
+		return r;
+	}
+	s->probe = h;
+	s->probe_at = now_ns();
+	s->probe_ok = true;
+	if (!log_findings)
+		return 0;
+	log_info("platform %s: /dev/sev %s, /dev/kvm %s, SNP VMs %s, TDX host %s%s%s",
+		 coco_platform_name(h.platform),
+		 h.sev_device ? "present" : (h.sev_errno ? strerror(h.sev_errno) : "absent"),
+		 h.kvm_device ? "present" : (h.kvm_errno ? strerror(h.kvm_errno) : "absent"),
+		 hv_host_snp_available(&h) ? "supported" : "not supported",
+		 h.tdx_host ? "present" : "absent",
+		 h.tdx_module_version[0] ? ", module " : "", h.tdx_module_version);
+	if (h.tdx_host && h.tdx_version_errno == ENXIO)
+		log_err("TDX module unavailable (version reads ENXIO): reboot required");
+	return 0;
+}
+
+static void host_get(struct svc *s, struct svc_reply *r)
+{
+	if ((!s->probe_ok || now_ns() - s->probe_at > SVC_PROBE_TTL_NS) &&
+	    svc_probe_platform(s, false) < 0) {
+		reply_error(r, SVC_E_UNAVAILABLE, "platform probe failed");
+		return;
+	}
+	const struct hv_host_info *h = &s->probe;
+	struct svc_host *o = &r->host;
+	snprintf(o->platform, sizeof(o->platform), "%s", coco_platform_name(h->platform));
+	snprintf(o->version, sizeof(o->version), "%s", COCOD_VERSION);
+	snprintf(o->commit, sizeof(o->commit), "%s", COCOD_GIT_COMMIT);
+	o->started = s->started;
+	o->sev_device = h->sev_device;
+	if (!h->sev_device && h->sev_errno)
+		snprintf(o->sev_error, sizeof(o->sev_error), "%s", strerror(h->sev_errno));
+	o->kvm_device = h->kvm_device;
+	if (h->kvm_errno)
+		snprintf(o->kvm_error, sizeof(o->kvm_error), "%s", strerror(h->kvm_errno));
+	o->kvm_vm_types_known = h->kvm_vm_types_known;
+	o->kvm_vm_types = h->kvm_vm_types;
+	o->snp_available = hv_host_snp_available(h);
+	o->tdx_available = hv_host_tdx_available(h) && !h->tdx_version_errno;
+	o->tdx_host = h->tdx_host;
+	snprintf(o->tdx_module_version, sizeof(o->tdx_module_version), "%s",
+		 h->tdx_module_version);
+	if (h->tdx_version_errno == ENXIO)
+		snprintf(o->tdx_module_error, sizeof(o->tdx_module_error),
+			 "tdx-lost: module unavailable, reboot required");
+	else if (h->tdx_version_errno)
+		snprintf(o->tdx_module_error, sizeof(o->tdx_module_error), "%s",
+			 strerror(h->tdx_version_errno));
+	snprintf(o->tdx_seamldr_version, sizeof(o->tdx_seamldr_version), "%s",
+		 h->tdx_seamldr_version);
+	o->tdx_remaining_updates = h->tdx_remaining_updates;
+	o->tdx_update_interface = h->tdx_update_interface;
+}
+
+static void ready_get(struct svc *s, struct svc_reply *r)
+{
+	int v;
+	if (coco_store_schema_version(s->store, &v) < 0) {
+		r->ready.ready = false;
+		snprintf(r->ready.reason, sizeof(r->ready.reason), "state store unreadable");
+		return;
+	}
+	r->ready.ready = true;
+}
+
+static void operation_get(struct svc *s, const struct svc_req *q, struct svc_reply *r)
+{
+	int e = coco_store_op_get(s->store, q->operation_get.id, &r->operation);
+	if (e == -ENOENT)
+		reply_error(r, SVC_E_NOT_FOUND, "no operation %s", q->operation_get.id);
+	else if (e < 0)
+		reply_error(r, SVC_E_INTERNAL, "state store: %s", strerror(-e));
+}
+
+static void reload(struct svc *s, const struct svc_req *q, struct svc_reply *r)
+{
+	char err[512];
+	if (!s->reload) {
+		reply_error(r, SVC_E_UNAVAILABLE, "reload is not available");
+		return;
+	}
+	if (s->reload(s->reload_userdata, &r->reload, err, sizeof(err)) < 0) {
+		reply_error(r, SVC_E_INVALID, "configuration not reloaded: %s", err);
+		coco_store_audit(s->store, q->actor, "config.reload.failed", err);
+		return;
+	}
+	coco_store_audit(s->store, q->actor, "config.reload", r->reload.changed);
+}
+
+static void log_level_set(struct svc *s, const struct svc_req *q, struct svc_reply *r)
+{
+	r->log_level.previous = coco_log_get_level();
+	coco_log_set_level(q->log_level_set.level);
+	r->log_level.current = q->log_level_set.level;
+	coco_store_audit(s->store, q->actor, "log.level", coco_log_level_name(r->log_level.current));
+	log_notice("log level set to %s by %s", coco_log_level_name(r->log_level.current),
+		   q->actor);
+}
+
+void svc_dispatch(void *ctx, const struct svc_req *req, struct svc_reply *reply)
+{
+	struct svc *s = ctx;
+	reply->status = SVC_OK;
+	reply->detail[0] = '\0';
+	switch (req->op) {
+	case SVC_HOST_GET: host_get(s, reply); return;
+	case SVC_READY_GET: ready_get(s, reply); return;
+	case SVC_OPERATION_GET: operation_get(s, req, reply); return;
+	case SVC_RELOAD: reload(s, req, reply); return;
+	case SVC_LOG_LEVEL_SET: log_level_set(s, req, reply); return;
+	}
+	reply_error(reply, SVC_E_INTERNAL, "unknown operation %d", (int)req->op);
+}

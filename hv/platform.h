@@ -1,0 +1,43 @@
+/* hv/: the only layer that touches the machine. A platform is either native (ioctls on /dev,
+ * sysfs) or emulated (hv/emul), chosen explicitly by configuration, never by fallback. */
+#pragma once
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "coco/config.h"
+
+struct hv_platform;
+
+struct hv_host_info {
+	enum coco_platform platform;
+	/* SEV: /dev/sev opened (read-only probe) */
+	bool sev_device;
+	int sev_errno; /* why it could not be opened, 0 if it could */
+	/* KVM: /dev/kvm opened and KVM_CAP_VM_TYPES answered */
+	bool kvm_device;
+	int kvm_errno;
+	bool kvm_vm_types_known;
+	uint64_t kvm_vm_types; /* bit n set: KVM_CREATE_VM type n supported */
+	/* TDX host: /sys/devices/faux/tdx_host (Linux 7.2) */
+	bool tdx_host;
+	char tdx_module_version[32];
+	int tdx_version_errno; /* ENXIO: module lost, reboot required */
+	char tdx_seamldr_version[32];
+	long tdx_remaining_updates; /* -1: unknown */
+	bool tdx_update_interface;  /* /sys/class/firmware/tdx_module present */
+};
+
+/* sysfs_root and dev_root default to "/sys" and "/dev" when NULL (tests pass temporary trees). */
+int hv_platform_open(enum coco_platform kind, const char *sysfs_root, const char *dev_root,
+		     struct hv_platform **ret);
+void hv_platform_close(struct hv_platform *p);
+int hv_platform_probe(struct hv_platform *p, struct hv_host_info *ret);
+
+/* Derived views: a TEE is usable when the kernel offers its VM type (native) or the emulator
+ * provides it. */
+bool hv_host_snp_available(const struct hv_host_info *h);
+bool hv_host_tdx_available(const struct hv_host_info *h);
+
+/* Backends (hv/native.c, hv/emul/emul.c). */
+int hv_native_probe(const char *sysfs_root, const char *dev_root, struct hv_host_info *ret);
+int hv_emul_probe(struct hv_host_info *ret);

@@ -1,0 +1,59 @@
+/* snpctl: the host operator's SEV-SNP tool. Talks to cocod over its Unix socket. */
+#include "api/cli_status.h"
+#include "coco/util.h"
+
+static const char status_usage[] =
+	"Usage: snpctl [--socket PATH] status [--json]\n"
+	"\n"
+	"Show the host's SEV-SNP state as cocod sees it: platform (emulated or native),\n"
+	"/dev/sev and /dev/kvm, and whether KVM can create SNP guests.\n"
+	"  --json   print cocod's full host object (GET /v1/host)\n";
+
+static const struct cli_command commands[];
+
+static int cmd_status(struct cli *cli, int argc, char **argv)
+{
+	int r = cli_parse_sub_options(cli, &commands[0], argc, argv);
+	if (r)
+		return r < 0 ? 2 : 0;
+	json_object *h;
+	if (cli_get_host(cli, &h) < 0)
+		return 1;
+	if (cli->json) {
+		puts(json_object_to_json_string_ext(h, JSON_C_TO_STRING_PRETTY));
+		json_object_put(h);
+		return 0;
+	}
+	json_object *types = NULL, *kvm = NULL;
+	char tbuf[128] = "";
+	if (json_object_object_get_ex(h, "kvm", &kvm) &&
+	    json_object_object_get_ex(kvm, "vm_types", &types) &&
+	    json_object_is_type(types, json_type_array))
+		for (size_t i = 0; i < json_object_array_length(types); i++) {
+			size_t o = strlen(tbuf);
+			snprintf(tbuf + o, sizeof(tbuf) - o, "%s%s", o ? " " : "",
+				 json_object_get_string(json_object_array_get_idx(types, i)));
+		}
+	const char *sev_err = cli_json_str(h, "sev.error"), *kvm_err = cli_json_str(h, "kvm.error");
+	printf("platform:     %s\n", cli_json_str(h, "platform"));
+	printf("cocod:        %s (%s)\n", cli_json_str(h, "version"), cli_json_str(h, "commit"));
+	printf("/dev/sev:     %s%s%s\n", cli_json_bool(h, "sev.device") == 1 ? "present" : "absent",
+	       sev_err ? ": " : "", sev_err ? sev_err : "");
+	printf("/dev/kvm:     %s%s%s\n", cli_json_bool(h, "kvm.device") == 1 ? "present" : "absent",
+	       kvm_err ? ": " : "", kvm_err ? kvm_err : "");
+	printf("KVM VM types: %s\n", tbuf[0] ? tbuf : "unknown");
+	printf("SNP guests:   %s\n",
+	       cli_json_bool(h, "sev.snp") == 1 ? "supported" : "not supported on this host");
+	json_object_put(h);
+	return 0;
+}
+
+static const struct cli_command commands[] = {
+	{"status", "show the host's SEV-SNP state", status_usage, cmd_status},
+};
+
+int main(int argc, char **argv)
+{
+	return cli_main("snpctl", "AMD SEV-SNP host operations through cocod.", commands,
+			ARRAY_SIZE(commands), argc, argv);
+}

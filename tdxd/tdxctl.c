@@ -1,0 +1,62 @@
+/* tdxctl: the host operator's Intel TDX tool. Talks to cocod over its Unix socket. */
+#include "api/cli_status.h"
+#include "coco/util.h"
+
+static const char status_usage[] =
+	"Usage: tdxctl [--socket PATH] status [--json]\n"
+	"\n"
+	"Show the host's TDX state as cocod sees it: platform (emulated or native), the TDX\n"
+	"module and P-SEAMLDR versions, remaining runtime updates, the fw_upload interface, and\n"
+	"whether KVM can create TDs. A lost module (after a failed update) is shown as\n"
+	"'reboot required'.\n"
+	"  --json   print cocod's full host object (GET /v1/host)\n";
+
+static const struct cli_command commands[];
+
+static int cmd_status(struct cli *cli, int argc, char **argv)
+{
+	int r = cli_parse_sub_options(cli, &commands[0], argc, argv);
+	if (r)
+		return r < 0 ? 2 : 0;
+	json_object *h;
+	if (cli_get_host(cli, &h) < 0)
+		return 1;
+	if (cli->json) {
+		puts(json_object_to_json_string_ext(h, JSON_C_TO_STRING_PRETTY));
+		json_object_put(h);
+		return 0;
+	}
+	json_object *tdx = NULL, *rem = NULL;
+	char remaining[32] = "unknown";
+	if (json_object_object_get_ex(h, "tdx", &tdx) &&
+	    json_object_object_get_ex(tdx, "remaining_updates", &rem) &&
+	    json_object_is_type(rem, json_type_int))
+		snprintf(remaining, sizeof(remaining), "%lld",
+			 (long long)json_object_get_int64(rem));
+	const char *mv = cli_json_str(h, "tdx.module_version"),
+		   *merr = cli_json_str(h, "tdx.module_error"),
+		   *lv = cli_json_str(h, "tdx.seamldr_version");
+	printf("platform:          %s\n", cli_json_str(h, "platform"));
+	printf("cocod:             %s (%s)\n", cli_json_str(h, "version"),
+	       cli_json_str(h, "commit"));
+	printf("TDX host:          %s\n", cli_json_bool(h, "tdx.host") == 1 ? "present" : "absent");
+	printf("TDX module:        %s\n", merr ? merr : (mv ? mv : "unknown"));
+	printf("P-SEAMLDR:         %s\n", lv ? lv : "unknown");
+	printf("remaining updates: %s\n", remaining);
+	printf("update interface:  %s\n",
+	       cli_json_bool(h, "tdx.update_interface") == 1 ? "present" : "absent");
+	printf("TD guests:         %s\n",
+	       cli_json_bool(h, "tdx.available") == 1 ? "supported" : "not supported on this host");
+	json_object_put(h);
+	return 0;
+}
+
+static const struct cli_command commands[] = {
+	{"status", "show the host's TDX state", status_usage, cmd_status},
+};
+
+int main(int argc, char **argv)
+{
+	return cli_main("tdxctl", "Intel TDX host operations through cocod.", commands,
+			ARRAY_SIZE(commands), argc, argv);
+}
