@@ -3,9 +3,8 @@
 #include <stdarg.h>
 #include <strings.h>
 
+#include "coco/json_strict.h"
 #include "coco/util.h"
-
-#define API_JSON_MAX_DEPTH 32
 
 void api_response_header(struct api_response *rs, const char *name, const char *fmt, ...)
 {
@@ -102,31 +101,13 @@ json_object *api_parse_json_body(const struct api_request *rq, struct api_respon
 			    "NUL byte in request body");
 		return NULL;
 	}
-	json_tokener *tok = json_tokener_new_ex(API_JSON_MAX_DEPTH);
-	if (!tok) {
-		api_problem(rs, 500, "internal", "Internal error", "out of memory");
-		return NULL;
-	}
-	json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
-	json_object *obj = json_tokener_parse_ex(tok, rq->body, (int)rq->body_len);
-	enum json_tokener_error jerr = json_tokener_get_error(tok);
-	size_t end = json_tokener_get_parse_end(tok);
-	json_tokener_free(tok);
-	if (!obj || jerr != json_tokener_success) {
-		const char *why = jerr == json_tokener_continue ? "unexpected end of input"
-								: json_tokener_error_desc(jerr);
+	struct coco_json_error jerr;
+	json_object *obj = coco_json_parse_strict(rq->body, rq->body_len, &jerr);
+	if (!obj) {
 		api_problem(rs, 400, "malformed-json", "Malformed JSON", "%s at byte offset %zu",
-			    why, jerr == json_tokener_continue ? rq->body_len : end);
-		json_object_put(obj);
+			    jerr.what, jerr.offset);
 		return NULL;
 	}
-	for (size_t i = end; i < rq->body_len; i++)
-		if (!strchr(" \t\r\n", rq->body[i])) {
-			api_problem(rs, 400, "malformed-json", "Malformed JSON",
-				    "trailing data after the JSON value at byte offset %zu", i);
-			json_object_put(obj);
-			return NULL;
-		}
 	if (!json_object_is_type(obj, json_type_object)) {
 		api_problem(rs, 400, "malformed-json", "Malformed JSON",
 			    "request body must be a JSON object");

@@ -1,0 +1,232 @@
+/* coco/tokens, coco/store, api/auth: token files, the SQLite store, role resolution. */
+#include <check.h>
+#include <sqlite3.h>
+#include <sys/stat.h>
+
+#include "api/auth.h"
+#include "coco/store.h"
+#include "coco/tokens.h"
+#include "coco/util.h"
+
+static char tmpdir[64];
+
+static void mk_tmp(void)
+{
+	snprintf(tmpdir, sizeof(tmpdir), "/tmp/cocod-test-XXXXXX");
+	ck_assert_ptr_nonnull(mkdtemp(tmpdir));
+}
+
+static void rm_tmp(void)
+{
+	char cmd[128];
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", tmpdir);
+	ck_assert_int_eq(system(cmd), 0);
+}
+
+START_TEST(token_roundtrip)
+{
+	char token[64], line[160], err[256];
+	ck_assert_int_eq(coco_token_generate(COCO_ROLE_OPERATOR, "ci", token, line), 0);
+	ck_assert_uint_eq(strlen(token), 6 + 43); /* "cocod_" + base64url(32 bytes) */
+	ck_assert_int_eq(strncmp(line, "operator sha256:", 16), 0);
+	char file[512];
+	snprintf(file, sizeof(file), "# tokens\n\n%s\nreader sha256:%064d other\n", line, 0);
+	struct coco_tokens t;
+	ck_assert_int_eq(coco_tokens_parse("tok", file, strlen(file), &t, err, sizeof(err)), 0);
+	ck_assert_uint_eq(t.n, 2);
+	const struct coco_token *e = coco_tokens_find(&t, token, strlen(token));
+	ck_assert_ptr_nonnull(e);
+	ck_assert_int_eq(e->role, COCO_ROLE_OPERATOR);
+	ck_assert_str_eq(e->name, "ci");
+	ck_assert_ptr_null(coco_tokens_find(&t, token, strlen(token) - 1));
+	ck_assert_ptr_null(coco_tokens_find(&t, "", 0));
+	token[10] ^= 1;
+	ck_assert_ptr_null(coco_tokens_find(&t, token, strlen(token)));
+	coco_tokens_clear(&t);
+}
+END_TEST
+
+static const struct {
+	const char *text, *msg;
+} bad_tokens[] = {
+	{"admin\n", "tok:1: expected"},
+	{"\nroot sha256:00\n", "tok:2: expected"},
+	{"admin md5:0000\n", "tok:1: hash must be sha256:"},
+	{"admin sha256:0000\n", "tok:1: hash must be sha256:"},
+	{"admin sha256:zz00000000000000000000000000000000000000000000000000000000000000\n",
+	 "tok:1: hash has a non-hex digit"},
+	{"none sha256:0000000000000000000000000000000000000000000000000000000000000000\n",
+	 "tok:1: expected"},
+};
+
+START_TEST(token_hostile)
+{
+	struct coco_tokens t;
+	char err[256] = "";
+	const char *s = bad_tokens[_i].text;
+	ck_assert_int_lt(coco_tokens_parse("tok", s, strlen(s), &t, err, sizeof(err)), 0);
+	ck_assert_msg(strstr(err, bad_tokens[_i].msg), "got '%s'", err);
+}
+END_TEST
+
+START_TEST(store_operations)
+{
+	mk_tmp();
+	char err[256], dir[128];
+	snprintf(dir, sizeof(dir), "%s/state", tmpdir);
+	struct coco_store *s;
+	ck_assert_msg(coco_store_open(dir, &s, err, sizeof(err)) == 0, "%s", err);
+	struct stat st;
+	ck_assert_int_eq(stat(dir, &st), 0);
+	ck_assert_uint_eq(st.st_mode & 0777, 0700);
+	int v;
+	ck_assert_int_eq(coco_store_schema_version(s, &v), 0);
+	ck_assert_int_eq(v, coco_store_latest_schema());
+	ck_assert_int_ge(v, 1);
+
+	char id[37];
+	ck_assert_int_eq(coco_store_op_create(s, "tdx.update", id), 0);
+	ck_assert_uint_eq(strlen(id), 36);
+	ck_assert_int_eq(id[14], '4');
+	struct coco_operation op;
+	ck_assert_int_eq(coco_store_op_get(s, id, &op), 0);
+	ck_assert_str_eq(op.kind, "tdx.update");
+	ck_assert_int_eq(op.state, COCO_OP_PENDING);
+	ck_assert_int_eq(op.progress, 0);
+	ck_assert_ptr_null(op.message);
+	coco_operation_clear(&op);
+	ck_assert_int_eq(coco_store_op_update(s, id, COCO_OP_RUNNING, 40, "uploading", NULL), 0);
+	ck_assert_int_eq(coco_store_op_update(s, id, COCO_OP_SUCCEEDED, 100, "done", "{\"v\":1}"), 0);
+	ck_assert_int_eq(coco_store_op_get(s, id, &op), 0);
+	ck_assert_int_eq(op.state, COCO_OP_SUCCEEDED);
+	ck_assert_int_eq(op.progress, 100);
+	ck_assert_str_eq(op.message, "done");
+	ck_assert_str_eq(op.result_json, "{\"v\":1}");
+	coco_operation_clear(&op);
+	ck_assert_int_eq(coco_store_op_update(s, id, COCO_OP_RUNNING, 101, NULL, NULL), -EINVAL);
+	ck_assert_int_eq(coco_store_op_get(s, "00000000-0000-4000-8000-000000000000", &op), -ENOENT);
+	ck_assert_int_eq(coco_store_op_update(s, "00000000-0000-4000-8000-000000000000",
+					      COCO_OP_FAILED, 0, NULL, NULL),
+			 -ENOENT);
+
+	ck_assert_int_eq(coco_store_audit(s, "uid:0", "log.level", "debug"), 0);
+	ck_assert_int_eq(coco_store_audit(s, "uid:0", "log.level", "info"), 0);
+	int64_t n;
+	ck_assert_int_eq(coco_store_audit_count(s, "log.level", &n), 0);
+	ck_assert_int_eq(n, 2);
+
+	/* One daemon per state directory. */
+	struct coco_store *s2;
+	ck_assert_int_eq(coco_store_open(dir, &s2, err, sizeof(err)), -EBUSY);
+	ck_assert_ptr_nonnull(strstr(err, "in use by another cocod"));
+	coco_store_close(s);
+
+	/* Data survives reopening; WAL is on. */
+	ck_assert_int_eq(coco_store_open(dir, &s, err, sizeof(err)), 0);
+	ck_assert_int_eq(coco_store_op_get(s, id, &op), 0);
+	ck_assert_int_eq(op.state, COCO_OP_SUCCEEDED);
+	coco_operation_clear(&op);
+	coco_store_close(s);
+	char db[192];
+	snprintf(db, sizeof(db), "%s/cocod.db", dir);
+	sqlite3 *h;
+	ck_assert_int_eq(sqlite3_open(db, &h), SQLITE_OK);
+	sqlite3_stmt *q;
+	ck_assert_int_eq(sqlite3_prepare_v2(h, "PRAGMA journal_mode;", -1, &q, NULL), SQLITE_OK);
+	ck_assert_int_eq(sqlite3_step(q), SQLITE_ROW);
+	ck_assert_str_eq((const char *)sqlite3_column_text(q, 0), "wal");
+	sqlite3_finalize(q);
+	/* A store written by a newer cocod is refused, not downgraded. */
+	ck_assert_int_eq(sqlite3_exec(h, "INSERT INTO schema_version VALUES (999, 0);", NULL, NULL,
+				      NULL),
+			 SQLITE_OK);
+	sqlite3_close(h);
+	ck_assert_int_eq(coco_store_open(dir, &s, err, sizeof(err)), -EPROTO);
+	ck_assert_ptr_nonnull(strstr(err, "newer than this cocod knows"));
+	rm_tmp();
+}
+END_TEST
+
+START_TEST(auth_roles)
+{
+	struct coco_unix_role roles[] = {
+		{COCO_ROLE_OPERATOR, false, 1000},
+		{COCO_ROLE_READER, true, 50},
+		{COCO_ROLE_ADMIN, true, 60},
+		{COCO_ROLE_READER, false, 0}, /* root demoted explicitly */
+	};
+	struct coco_config c = {.unix_default_role = COCO_ROLE_NONE, .unix_roles = roles,
+				.n_unix_roles = 3};
+	struct api_auth *a;
+	char err[128];
+	ck_assert_int_eq(api_auth_new(&c, &a, err, sizeof(err)), 0);
+	gid_t g_none[] = {100}, g50[] = {100, 50}, g5060[] = {50, 60};
+	ck_assert_int_eq(api_auth_unix_role(a, 1000, g5060, 2), COCO_ROLE_OPERATOR);
+	ck_assert_int_eq(api_auth_unix_role(a, 1001, g_none, 1), COCO_ROLE_NONE);
+	ck_assert_int_eq(api_auth_unix_role(a, 1001, g50, 2), COCO_ROLE_READER);
+	ck_assert_int_eq(api_auth_unix_role(a, 1001, g5060, 2), COCO_ROLE_ADMIN);
+	ck_assert_int_eq(api_auth_unix_role(a, 0, g_none, 1), COCO_ROLE_ADMIN);
+	api_auth_free(a);
+	c.n_unix_roles = 4;
+	c.unix_default_role = COCO_ROLE_READER;
+	ck_assert_int_eq(api_auth_new(&c, &a, err, sizeof(err)), 0);
+	ck_assert_int_eq(api_auth_unix_role(a, 0, g_none, 1), COCO_ROLE_READER);
+	ck_assert_int_eq(api_auth_unix_role(a, 4242, g_none, 1), COCO_ROLE_READER);
+	ck_assert_ptr_null(api_auth_bearer(a, "Bearer x"));
+	ck_assert_ptr_null(api_auth_bearer(a, NULL));
+	api_auth_free(a);
+}
+END_TEST
+
+START_TEST(auth_bearer)
+{
+	mk_tmp();
+	char token[64], line[160], err[256], path[128];
+	ck_assert_int_eq(coco_token_generate(COCO_ROLE_ADMIN, "ops", token, line), 0);
+	snprintf(path, sizeof(path), "%s/tokens", tmpdir);
+	FILE *f = fopen(path, "w");
+	fprintf(f, "%s\n", line);
+	fclose(f);
+	struct coco_config c = {.token_file = path};
+	struct api_auth *a;
+	ck_assert_int_eq(api_auth_new(&c, &a, err, sizeof(err)), 0);
+	char hdr[128];
+	snprintf(hdr, sizeof(hdr), "Bearer %s", token);
+	const struct coco_token *t = api_auth_bearer(a, hdr);
+	ck_assert_ptr_nonnull(t);
+	ck_assert_int_eq(t->role, COCO_ROLE_ADMIN);
+	snprintf(hdr, sizeof(hdr), "bearer   %s", token);
+	ck_assert_ptr_nonnull(api_auth_bearer(a, hdr));
+	snprintf(hdr, sizeof(hdr), "Basic %s", token);
+	ck_assert_ptr_null(api_auth_bearer(a, hdr));
+	snprintf(hdr, sizeof(hdr), "Bearer %s extra", token);
+	ck_assert_ptr_null(api_auth_bearer(a, hdr));
+	ck_assert_ptr_null(api_auth_bearer(a, "Bearer "));
+	api_auth_free(a);
+	c.token_file = "/nonexistent/tokens";
+	ck_assert_int_eq(api_auth_new(&c, &a, err, sizeof(err)), -ENOENT);
+	ck_assert_ptr_nonnull(strstr(err, "/nonexistent/tokens: cannot read"));
+	rm_tmp();
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("core");
+	TCase *tc = tcase_create("tokens");
+	tcase_add_test(tc, token_roundtrip);
+	tcase_add_loop_test(tc, token_hostile, 0, (int)ARRAY_SIZE(bad_tokens));
+	suite_add_tcase(s, tc);
+	tc = tcase_create("store");
+	tcase_add_test(tc, store_operations);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("auth");
+	tcase_add_test(tc, auth_roles);
+	tcase_add_test(tc, auth_bearer);
+	suite_add_tcase(s, tc);
+	SRunner *sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	int failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? 1 : 0;
+}
