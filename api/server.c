@@ -2,12 +2,12 @@
 
 #include <arpa/inet.h>
 #include <fcntl.h>
-#include <grp.h>
-#include <sys/epoll.h>
 #include <gnutls/gnutls.h>
 #include <gnutls/x509.h>
+#include <grp.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -21,8 +21,15 @@
 
 enum { LISTENER_UNIX, LISTENER_TCP, N_LISTENERS };
 
+/* Open connections, so that a drain can close the idle ones at once. */
+struct conn {
+	struct conn *prev, *next;
+	struct MHD_Connection *c;
+};
+
 struct listener {
 	struct api_server *srv;
+	struct conn *conns;
 	struct MHD_Daemon *d;
 	int kind;
 	int epfd;
@@ -43,6 +50,7 @@ struct api_server {
 	uint64_t auth_failures;
 	char *tls_cert, *tls_key, *tls_ca; /* PEM kept alive for MHD */
 	bool tls_client_auth;
+	bool draining;
 };
 
 struct req_ctx {
@@ -55,7 +63,10 @@ struct req_ctx {
 };
 
 /* Metrics index for requests that matched no route. */
-static size_t unmatched_idx(void) { return api_n_routes; }
+static size_t unmatched_idx(void)
+{
+	return api_n_routes;
+}
 
 static void mhd_log(void *cls, const char *fmt, va_list ap)
 {
@@ -65,8 +76,8 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
 	log_debug("libmicrohttpd: %s", buf);
 }
 
-static enum MHD_Result queue(struct MHD_Connection *c, struct req_ctx *rc,
-			     struct api_response *rs)
+static enum MHD_Result queue(const struct api_server *s, struct MHD_Connection *c,
+			     struct req_ctx *rc, struct api_response *rs)
 {
 	struct MHD_Response *r;
 	if (rs->body_static)
@@ -84,6 +95,8 @@ static enum MHD_Result queue(struct MHD_Connection *c, struct req_ctx *rc,
 	MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
 	for (size_t i = 0; i < rs->n_headers; i++)
 		MHD_add_response_header(r, rs->headers[i].name, rs->headers[i].value);
+	if (s->draining)
+		MHD_add_response_header(r, MHD_HTTP_HEADER_CONNECTION, "close");
 	rc->status = rs->status;
 	enum MHD_Result ret = MHD_queue_response(c, rs->status, r);
 	MHD_destroy_response(r);
@@ -120,7 +133,7 @@ static enum cred_result tls_peer_role(struct api_server *s, struct MHD_Connectio
 				      size_t whylen)
 {
 	const union MHD_ConnectionInfo *ci =
-		MHD_get_connection_info(c, MHD_CONNECTION_INFO_GNUTLS_SESSION);
+	    MHD_get_connection_info(c, MHD_CONNECTION_INFO_GNUTLS_SESSION);
 	if (!ci || !ci->tls_session)
 		return CRED_NONE;
 	gnutls_session_t sess = (gnutls_session_t)ci->tls_session;
@@ -175,14 +188,14 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 		rc->start = now_ns();
 		rc->route_idx = unmatched_idx();
 		*req_cls = rc;
-		const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
-							     MHD_HTTP_HEADER_CONTENT_LENGTH);
+		const char *cl =
+		    MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
 		uint64_t n;
 		if (cl && parse_uint(cl, UINT64_MAX, &n) == 0 && n > s->max_body) {
 			api_problem(&rs, 413, "payload-too-large", "Payload too large",
 				    "request body of %llu bytes exceeds the limit of %zu bytes",
 				    (unsigned long long)n, s->max_body);
-			return queue(c, rc, &rs);
+			return queue(s, c, rc, &rs);
 		}
 		return MHD_YES;
 	}
@@ -210,26 +223,27 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 	if (rc->too_large) {
 		api_problem(&rs, 413, "payload-too-large", "Payload too large",
 			    "request body exceeds the limit of %zu bytes", s->max_body);
-		return queue(c, rc, &rs);
+		return queue(s, c, rc, &rs);
 	}
 
 	/* Who is asking. */
-	struct api_request rq = {.method = method, .path = url, .body = rc->body,
-				 .body_len = rc->len};
+	struct api_request rq = {
+	    .method = method, .path = url, .body = rc->body, .body_len = rc->len};
 	char actor[320] = "anonymous", why[256] = "";
 	enum coco_role role = COCO_ROLE_NONE;
 	enum cred_result cred = CRED_NONE;
 	if (li->kind == LISTENER_UNIX) {
 		const union MHD_ConnectionInfo *ci =
-			MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
-		role = ci ? unix_peer_role(s, ci->connect_fd, actor, sizeof(actor)) : COCO_ROLE_NONE;
+		    MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+		role =
+		    ci ? unix_peer_role(s, ci->connect_fd, actor, sizeof(actor)) : COCO_ROLE_NONE;
 		cred = CRED_OK;
 	} else {
 		if (s->tls_client_auth)
 			cred = tls_peer_role(s, c, &role, actor, sizeof(actor), why, sizeof(why));
 		if (cred == CRED_NONE) {
 			const char *authz = MHD_lookup_connection_value(
-				c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
+			    c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
 			if (authz) {
 				const struct coco_token *t = api_auth_bearer(s->auth, authz);
 				if (t) {
@@ -250,7 +264,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 		api_problem(&rs, 401, "unauthorized", "Unauthorized", "%s", why);
 		api_response_header(&rs, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
 				    "Bearer realm=\"cocod\", error=\"invalid_token\"");
-		return queue(c, rc, &rs);
+		return queue(s, c, rc, &rs);
 	}
 
 	/* Which route. HEAD is served as GET (MHD drops the body). */
@@ -260,12 +274,12 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 	switch (api_route_match(match_method, url, &rq, &idx, allow, sizeof(allow))) {
 	case API_MATCH_NO_PATH:
 		api_problem(&rs, 404, "not-found", "Not found", "no route for %.200s", url);
-		return queue(c, rc, &rs);
+		return queue(s, c, rc, &rs);
 	case API_MATCH_NO_METHOD:
 		api_problem(&rs, 405, "method-not-allowed", "Method not allowed",
 			    "%.16s is not allowed on %.200s (allowed: %s)", method, url, allow);
 		api_response_header(&rs, MHD_HTTP_HEADER_ALLOW, "%s", allow);
-		return queue(c, rc, &rs);
+		return queue(s, c, rc, &rs);
 	case API_MATCH_OK: break;
 	}
 	rc->route_idx = idx;
@@ -273,25 +287,29 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 	if (route->role != COCO_ROLE_NONE) {
 		if (cred == CRED_NONE) {
 			s->auth_failures++;
-			api_problem(&rs, 401, "unauthorized", "Unauthorized", "%s",
-				    why[0] ? why : "credentials required: a bearer token or a client certificate");
+			api_problem(
+			    &rs, 401, "unauthorized", "Unauthorized", "%s",
+			    why[0]
+				? why
+				: "credentials required: a bearer token or a client certificate");
 			api_response_header(&rs, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
 					    "Bearer realm=\"cocod\"");
-			return queue(c, rc, &rs);
+			return queue(s, c, rc, &rs);
 		}
 		if (role < route->role) {
 			api_problem(&rs, 403, "forbidden", "Forbidden",
-				    "%s has role '%s'; %s %s needs '%s'", actor, coco_role_name(role),
-				    route->method, route->pattern, coco_role_name(route->role));
-			return queue(c, rc, &rs);
+				    "%s has role '%s'; %s %s needs '%s'", actor,
+				    coco_role_name(role), route->method, route->pattern,
+				    coco_role_name(route->role));
+			return queue(s, c, rc, &rs);
 		}
 	}
-	rq.content_type = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
-						      MHD_HTTP_HEADER_CONTENT_TYPE);
+	rq.content_type =
+	    MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
 	route->handler(&s->env, &rq, &rs);
 	if (rs.status == 0)
 		api_problem(&rs, 500, "internal", "Internal error", "handler produced no response");
-	return queue(c, rc, &rs);
+	return queue(s, c, rc, &rs);
 }
 
 static void completed(void *cls, struct MHD_Connection *c, void **req_cls,
@@ -309,16 +327,45 @@ static void completed(void *cls, struct MHD_Connection *c, void **req_cls,
 	*req_cls = NULL;
 }
 
+static void on_connection(void *cls, struct MHD_Connection *c, void **socket_context,
+			  enum MHD_ConnectionNotificationCode code)
+{
+	struct listener *li = cls;
+	if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+		struct conn *n = calloc(1, sizeof(*n));
+		if (!n)
+			return;
+		n->c = c;
+		n->next = li->conns;
+		if (li->conns)
+			li->conns->prev = n;
+		li->conns = n;
+		*socket_context = n;
+		if (li->srv->draining) /* accepted just before the quiesce */
+			MHD_set_connection_option(c, MHD_CONNECTION_OPTION_TIMEOUT, 1);
+	} else if (*socket_context) {
+		struct conn *n = *socket_context;
+		if (n->prev)
+			n->prev->next = n->next;
+		else
+			li->conns = n->next;
+		if (n->next)
+			n->next->prev = n->prev;
+		free(n);
+		*socket_context = NULL;
+	}
+}
+
 static int render_metrics(void *server, char **ret, size_t *ret_len)
 {
 	struct api_server *s = server;
 	struct api_metrics_info info = {
-		.version = COCOD_VERSION,
-		.commit = COCOD_GIT_COMMIT,
-		.platform = s->platform_name,
-		.started = s->started,
-		.connections = api_server_connections(s),
-		.auth_failures = s->auth_failures,
+	    .version = COCOD_VERSION,
+	    .commit = COCOD_GIT_COMMIT,
+	    .platform = s->platform_name,
+	    .started = s->started,
+	    .connections = api_server_connections(s),
+	    .auth_failures = s->auth_failures,
 	};
 	return api_metrics_render(&s->metrics, &info, ret, ret_len);
 }
@@ -378,7 +425,8 @@ static int bind_unix(const struct coco_config *c, int *ret_fd, char *err, size_t
 		}
 		_cleanup_close_ int probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 		if (probe >= 0 && connect(probe, (struct sockaddr *)&sa, sizeof(sa)) == 0) {
-			snprintf(err, errlen, "listen_unix: %s is in use by a running daemon", path);
+			snprintf(err, errlen, "listen_unix: %s is in use by a running daemon",
+				 path);
 			return -EADDRINUSE;
 		}
 		unlink(path);
@@ -447,7 +495,7 @@ static int bind_tcp(const char *hostport, int *ret_fd, char *err, size_t errlen)
 		return -EINVAL;
 	}
 	_cleanup_close_ int fd =
-		socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	    socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0)
 		return -errno;
 	int one = 1;
@@ -485,6 +533,8 @@ static int start_listener(struct api_server *s, struct listener *li, int kind, i
 	opts[n++] = (struct MHD_OptionItem){MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)mhd_log, NULL};
 	opts[n++] = (struct MHD_OptionItem){MHD_OPTION_LISTEN_SOCKET, fd, NULL};
 	opts[n++] = (struct MHD_OptionItem){MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)completed, li};
+	opts[n++] =
+	    (struct MHD_OptionItem){MHD_OPTION_NOTIFY_CONNECTION, (intptr_t)on_connection, li};
 	opts[n++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_LIMIT,
 					    (intptr_t)c->api_max_connections, NULL};
 	opts[n++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_TIMEOUT, 30, NULL};
@@ -494,7 +544,8 @@ static int start_listener(struct api_server *s, struct listener *li, int kind, i
 		opts[n++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_CERT, 0, s->tls_cert};
 		opts[n++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_KEY, 0, s->tls_key};
 		if (s->tls_ca)
-			opts[n++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_TRUST, 0, s->tls_ca};
+			opts[n++] =
+			    (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_TRUST, 0, s->tls_ca};
 	}
 	opts[n++] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
 	li->d = MHD_start_daemon(flags, 0, NULL, NULL, handle, li, MHD_OPTION_ARRAY, opts,
@@ -517,8 +568,8 @@ static int start_listener(struct api_server *s, struct listener *li, int kind, i
 	return r;
 }
 
-int api_server_new(const struct api_server_params *p, struct api_auth *auth,
-		   struct coco_loop *loop, struct api_server **ret, char *err, size_t errlen)
+int api_server_new(const struct api_server_params *p, struct api_auth *auth, struct coco_loop *loop,
+		   struct api_server **ret, char *err, size_t errlen)
 {
 	const struct coco_config *c = p->config;
 	struct api_server *s = calloc(1, sizeof(*s));
@@ -533,12 +584,12 @@ int api_server_new(const struct api_server_params *p, struct api_auth *auth,
 	s->platform_name = p->platform_name;
 	s->started = p->started;
 	s->env = (struct api_env){
-		.dispatch = p->dispatch,
-		.dispatch_ctx = p->dispatch_ctx,
-		.openapi = api_openapi_yaml,
-		.openapi_len = api_openapi_yaml_len,
-		.render_metrics = render_metrics,
-		.server = s,
+	    .dispatch = p->dispatch,
+	    .dispatch_ctx = p->dispatch_ctx,
+	    .openapi = api_openapi_yaml,
+	    .openapi_len = api_openapi_yaml_len,
+	    .render_metrics = render_metrics,
+	    .server = s,
 	};
 	if (api_metrics_init(&s->metrics, api_n_routes + 1) < 0)
 		goto fail;
@@ -599,16 +650,27 @@ void api_server_set_auth(struct api_server *s, struct api_auth *auth)
 	s->auth = auth;
 }
 
-void api_server_set_max_body(struct api_server *s, size_t max) { s->max_body = max; }
+void api_server_set_max_body(struct api_server *s, size_t max)
+{
+	s->max_body = max;
+}
 
 void api_server_quiesce(struct api_server *s)
 {
+	s->draining = true;
 	for (size_t i = 0; i < N_LISTENERS; i++) {
-		if (!s->listeners[i].d)
+		struct listener *li = &s->listeners[i];
+		if (!li->d)
 			continue;
-		MHD_socket fd = MHD_quiesce_daemon(s->listeners[i].d);
+		MHD_socket fd = MHD_quiesce_daemon(li->d);
 		if (fd != MHD_INVALID_SOCKET)
 			close(fd);
+		/* Keep-alive connections would otherwise hold the drain for the full idle
+		 * timeout: give every connection one second of inactivity; in-flight requests
+		 * finish and their responses carry "Connection: close". */
+		for (struct conn *n = li->conns; n; n = n->next)
+			MHD_set_connection_option(n->c, MHD_CONNECTION_OPTION_TIMEOUT, 1);
+		run_listener(li);
 	}
 	if (s->unix_path) {
 		unlink(s->unix_path);
@@ -624,14 +686,17 @@ unsigned api_server_connections(const struct api_server *s)
 		if (!s->listeners[i].d)
 			continue;
 		const union MHD_DaemonInfo *di =
-			MHD_get_daemon_info(s->listeners[i].d, MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
+		    MHD_get_daemon_info(s->listeners[i].d, MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
 		if (di)
 			n += di->num_connections;
 	}
 	return n;
 }
 
-const char *api_server_listeners(const struct api_server *s) { return s->listeners_desc; }
+const char *api_server_listeners(const struct api_server *s)
+{
+	return s->listeners_desc;
+}
 
 void api_server_free(struct api_server *s)
 {
