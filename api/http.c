@@ -23,10 +23,11 @@ static void set_body_json(struct api_response *rs, json_object *obj)
 	size_t len;
 	const char *s = json_object_to_json_string_length(
 		obj, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &len);
-	rs->body = malloc(len + 1);
+	rs->body = malloc(len + 2);
 	if (rs->body) {
 		memcpy(rs->body, s, len);
 		rs->body[len] = '\n';
+		rs->body[len + 1] = '\0'; /* not sent; keeps the buffer a C string */
 		rs->body_len = len + 1;
 	} else {
 		rs->status = 500;
