@@ -18,6 +18,8 @@ const char *coco_log_level_name(int level);
 void coco_log_full(int level, const char *func, const char *const *fields, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
 
+/* With journal fields, e.g. log_fields(LOG_NOTICE, ((const char *[]){"COCOD_ACTOR=uid:0", NULL}), ...) */
+#define log_fields(level, fields, ...) coco_log_full(level, __func__, fields, __VA_ARGS__)
 #define log_debug(...) coco_log_full(LOG_DEBUG, __func__, NULL, __VA_ARGS__)
 #define log_info(...) coco_log_full(LOG_INFO, __func__, NULL, __VA_ARGS__)
 #define log_notice(...) coco_log_full(LOG_NOTICE, __func__, NULL, __VA_ARGS__)

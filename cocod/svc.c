@@ -122,8 +122,11 @@ static void log_level_set(struct svc *s, const struct svc_req *q, struct svc_rep
 	coco_log_set_level(q->log_level_set.level);
 	r->log_level.current = q->log_level_set.level;
 	coco_store_audit(s->store, q->actor, "log.level", coco_log_level_name(r->log_level.current));
-	log_notice("log level set to %s by %s", coco_log_level_name(r->log_level.current),
-		   q->actor);
+	char actor[320];
+	snprintf(actor, sizeof(actor), "COCOD_ACTOR=%s", q->actor);
+	const char *fields[] = {actor, "COCOD_ACTION=log.level", NULL};
+	log_fields(LOG_NOTICE, fields, "log level set to %s by %s",
+		   coco_log_level_name(r->log_level.current), q->actor);
 }
 
 void svc_dispatch(void *ctx, const struct svc_req *req, struct svc_reply *reply)

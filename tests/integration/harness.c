@@ -81,7 +81,24 @@ void daemon_start(struct daemon *d)
 		int fd = open(d->log, O_WRONLY | O_CREAT | O_APPEND, 0600);
 		dup2(fd, 2);
 		dup2(fd, 1);
-		execl(COCOD_BIN, "cocod", "-c", d->conf, (char *)NULL);
+		for (size_t i = 0; d->env && d->env[i]; i++) {
+			char kv[256];
+			snprintf(kv, sizeof(kv), "%s", d->env[i]);
+			char *eq = strchr(kv, '=');
+			*eq = '\0';
+			char pid_s[16];
+			snprintf(pid_s, sizeof(pid_s), "%d", (int)getpid());
+			setenv(kv, strcmp(eq + 1, "self") == 0 ? pid_s : eq + 1, 1);
+		}
+		const char *argv[32];
+		size_t n = 0;
+		for (size_t i = 0; d->wrapper && d->wrapper[i] && n < 26; i++)
+			argv[n++] = d->wrapper[i];
+		argv[n++] = COCOD_BIN;
+		argv[n++] = "-c";
+		argv[n++] = d->conf;
+		argv[n] = NULL;
+		execvp(argv[0], (char *const *)argv);
 		_exit(127);
 	}
 	d->pid = pid;

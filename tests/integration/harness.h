@@ -12,6 +12,10 @@ struct daemon {
 	char conf[128];
 	char log[128];
 	unsigned port; /* TCP port when the config has listen_tcp */
+	/* Optional: environment additions ("K=V"; "WATCHDOG_PID=self" becomes the child's pid)
+	 * and a wrapper command to run cocod under (e.g. systemd-socket-activate). */
+	const char *const *env;
+	const char *const *wrapper;
 };
 
 struct reply {
