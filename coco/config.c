@@ -286,17 +286,22 @@ static int apply_key(struct parse_ctx *p, unsigned line, enum key_id k, char *v,
 	case K_TLS_KEY: return set_path(p, line, key, &c->tls_key, v, false);
 	case K_TLS_CLIENT_CA: return set_path(p, line, key, &c->tls_client_ca, v, false);
 	case K_TOKEN_FILE: return set_path(p, line, key, &c->token_file, v, false);
-	case K_KDS_BASE_URL:
-		if (strncmp(v, "https://", 8) != 0 && strncmp(v, "http://", 7) != 0)
-			return fail(p, line, key, -EINVAL, "'%s' is not an http(s) URL", v);
-		if (strlen(v) > 1024)
-			return fail(p, line, key, -EINVAL, "URL too long");
+	case K_KDS_BASE_URL: {
+		size_t scheme = strncmp(v, "https://", 8) == 0 ? 8
+				: strncmp(v, "http://", 7) == 0 ? 7
+								: 0;
 		/* Stored without a trailing slash: paths are appended as "/vcek/v1/...". */
-		if (set_str(&c->kds_base_url, v) < 0)
-			return -ENOMEM;
-		for (size_t l = strlen(c->kds_base_url); l > 0 && c->kds_base_url[l - 1] == '/'; l--)
-			c->kds_base_url[l - 1] = '\0';
-		return 0;
+		size_t l = strlen(v);
+		while (l > scheme && v[l - 1] == '/')
+			l--;
+		if (!scheme || l == scheme || v[scheme] == '/' || strcspn(v, " \t\"\\") != strlen(v))
+			return fail(p, line, key, -EINVAL,
+				    "'%s' is not an http(s) URL with a host", v);
+		if (l > 1024)
+			return fail(p, line, key, -EINVAL, "URL too long");
+		v[l] = '\0';
+		return set_str(&c->kds_base_url, v);
+	}
 	case K_LOG_LEVEL: {
 		int l = coco_log_level_from_name(v);
 		if (l < 0)

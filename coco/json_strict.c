@@ -1,5 +1,6 @@
 #include "coco/json_strict.h"
 
+#include <errno.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -33,7 +34,40 @@ static bool is_hex(unsigned char c)
 	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
 }
 
-/* RFC 8259 section 7; UTF-8 validity is left to json-c's JSON_TOKENER_VALIDATE_UTF8. */
+/* One UTF-8 sequence at s->pos (RFC 3629 section 4): no overlong forms, no surrogates, nothing
+ * above U+10FFFF. json-c's JSON_TOKENER_VALIDATE_UTF8 checks only the byte pattern. */
+static bool scan_utf8(struct scan *s)
+{
+	const unsigned char *p = s->p + s->pos;
+	size_t left = s->len - s->pos, n;
+	unsigned char lo = 0x80, hi = 0xbf;
+	if (p[0] >= 0xc2 && p[0] <= 0xdf)
+		n = 2;
+	else if (p[0] >= 0xe0 && p[0] <= 0xef) {
+		n = 3;
+		if (p[0] == 0xe0)
+			lo = 0xa0; /* overlong */
+		else if (p[0] == 0xed)
+			hi = 0x9f; /* U+D800..U+DFFF */
+	} else if (p[0] >= 0xf0 && p[0] <= 0xf4) {
+		n = 4;
+		if (p[0] == 0xf0)
+			lo = 0x90; /* overlong */
+		else if (p[0] == 0xf4)
+			hi = 0x8f; /* above U+10FFFF */
+	} else
+		return fail(s, "invalid UTF-8");
+	if (left < n || p[1] < lo || p[1] > hi)
+		return fail(s, "invalid UTF-8");
+	for (size_t i = 2; i < n; i++)
+		if (p[i] < 0x80 || p[i] > 0xbf)
+			return fail(s, "invalid UTF-8");
+	s->pos += n;
+	return true;
+}
+
+/* RFC 8259 section 7. "\\u0000" is refused: json-c cuts object keys at NUL, so a key could
+ * be read as another. */
 static bool scan_string(struct scan *s)
 {
 	s->pos++; /* opening quote */
@@ -45,6 +79,11 @@ static bool scan_string(struct scan *s)
 		}
 		if (c < 0x20)
 			return fail(s, "control character in string");
+		if (c >= 0x80) {
+			if (!scan_utf8(s))
+				return false;
+			continue;
+		}
 		if (c == '\\') {
 			if (++s->pos >= s->len)
 				break;
@@ -53,6 +92,8 @@ static bool scan_string(struct scan *s)
 				for (int i = 1; i <= 4; i++)
 					if (s->pos + (size_t)i >= s->len || !is_hex(s->p[s->pos + (size_t)i]))
 						return fail(s, "bad \\u escape");
+				if (memcmp(s->p + s->pos + 1, "0000", 4) == 0)
+					return fail(s, "\\u0000 is not accepted in strings");
 				s->pos += 4;
 			} else if (!strchr("\"\\/bfnrt", c) || c == '\0') {
 				return fail(s, "bad escape in string");
@@ -71,9 +112,27 @@ static bool scan_digits(struct scan *s)
 	return s->pos > start;
 }
 
+/* An integer json-c would silently clamp to INT64_MIN/UINT64_MAX is refused instead. */
+static bool integer_in_range(const unsigned char *p, size_t n)
+{
+	char buf[32];
+	if (n >= sizeof(buf))
+		return false;
+	memcpy(buf, p, n);
+	buf[n] = '\0';
+	errno = 0;
+	if (buf[0] == '-')
+		(void)strtoll(buf, NULL, 10);
+	else
+		(void)strtoull(buf, NULL, 10);
+	return errno != ERANGE;
+}
+
 /* RFC 8259 section 6: -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)? */
 static bool scan_number(struct scan *s)
 {
+	size_t start = s->pos;
+	bool integer = true;
 	if (s->p[s->pos] == '-')
 		s->pos++;
 	if (s->pos < s->len && s->p[s->pos] == '0')
@@ -81,16 +140,22 @@ static bool scan_number(struct scan *s)
 	else if (!scan_digits(s))
 		return fail(s, "bad number");
 	if (s->pos < s->len && s->p[s->pos] == '.') {
+		integer = false;
 		s->pos++;
 		if (!scan_digits(s))
 			return fail(s, "digit expected after decimal point");
 	}
 	if (s->pos < s->len && (s->p[s->pos] == 'e' || s->p[s->pos] == 'E')) {
+		integer = false;
 		s->pos++;
 		if (s->pos < s->len && (s->p[s->pos] == '+' || s->p[s->pos] == '-'))
 			s->pos++;
 		if (!scan_digits(s))
 			return fail(s, "digit expected in exponent");
+	}
+	if (integer && !integer_in_range(s->p + start, s->pos - start)) {
+		s->pos = start;
+		return fail(s, "integer out of range");
 	}
 	return true;
 }
@@ -245,6 +310,9 @@ json_object *coco_json_parse_strict(const char *buf, size_t len, struct coco_jso
 	}
 	json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
 	obj = json_tokener_parse_ex(tok, buf, (int)len);
+	/* A top-level number needs a delimiter before json-c commits to it. */
+	if (!obj && json_tokener_get_error(tok) == json_tokener_continue)
+		obj = json_tokener_parse_ex(tok, " ", 1);
 	if (json_tokener_get_error(tok) != json_tokener_success || !obj) {
 		err->offset = json_tokener_get_parse_end(tok);
 		err->what = json_tokener_error_desc(json_tokener_get_error(tok));

@@ -41,10 +41,30 @@ int coco_tokens_parse(const char *name, const char *buf, size_t len, struct coco
 		char *s = str_strip(line);
 		if (!*s || *s == '#')
 			continue;
+		if (memchr(line, '\0', ll)) {
+			snprintf(err, errlen, "%s:%u: NUL byte in line", name, lineno);
+			r = -EINVAL;
+			goto fail;
+		}
 		char role[16], hash[80], tname[64] = "";
-		int k = sscanf(s, "%15s %79s %63s", role, hash, tname);
+		int end = 0;
+		int k = sscanf(s, "%15s %79s %n", role, hash, &end);
+		if (k == 2 && s[end]) {
+			/* Optional name: one word of at most 63 characters, nothing after it. */
+			size_t wl = strcspn(s + end, " \t");
+			if (wl >= sizeof(tname) || s[end + wl]) {
+				snprintf(err, errlen,
+					 "%s:%u: name must be one word of at most %zu characters", name,
+					 lineno, sizeof(tname) - 1);
+				r = -EINVAL;
+				goto fail;
+			}
+			memcpy(tname, s + end, wl);
+			tname[wl] = '\0';
+		}
 		struct coco_token e = {0};
-		if (k < 2 || coco_role_from_name(role, &e.role) < 0 || e.role == COCO_ROLE_NONE) {
+		if (k < 2 || strlen(role) >= sizeof(role) - 1 ||
+		    coco_role_from_name(role, &e.role) < 0 || e.role == COCO_ROLE_NONE) {
 			snprintf(err, errlen, "%s:%u: expected '<reader|operator|admin> sha256:<hex> [name]'",
 				 name, lineno);
 			r = -EINVAL;

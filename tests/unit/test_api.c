@@ -32,6 +32,15 @@ START_TEST(json_ok)
 	ck_assert_str_eq(field(o, "level"), "debug");
 	json_object_put(o);
 	api_response_clear(&rs);
+	/* Valid UTF-8 of every length, escapes and in-range extremes pass. */
+	o = parse_body("application/json",
+		       "{\"s\":\"\xc3\xa9\xe2\x82\xac\xf0\x9f\x94\x92\\u00e9\\n\",\"u\":18446744073709551615,"
+		       "\"i\":-9223372036854775808,\"f\":-1.5e300,\"n\":[null,true,false,{}]}",
+		       &rs);
+	ck_assert_ptr_nonnull(o);
+	ck_assert_str_eq(field(o, "s"), "\xc3\xa9\xe2\x82\xac\xf0\x9f\x94\x92\xc3\xa9\n");
+	json_object_put(o);
+	api_response_clear(&rs);
 }
 END_TEST
 
@@ -58,7 +67,19 @@ static const struct {
 	{"text/plain", "{}", 415, "must be application/json"},
 	{NULL, "{}", 415, "must be application/json"},
 	{"application/jsonx", "{}", 415, "must be application/json"},
-	{"application/json", "{\"a\":\"\xff\xfe\"}", 400, "byte offset"}, /* invalid UTF-8 */
+	{"application/json", "{\"a\":\"\xff\xfe\"}", 400, "invalid UTF-8 at byte offset 6"},
+	/* Found by tests/fuzz/fuzz_json_body: overlong '/', a surrogate, above U+10FFFF. */
+	{"application/json", "{\"a\":\"\xc0\xaf\"}", 400, "invalid UTF-8 at byte offset 6"},
+	{"application/json", "{\"a\":\"\xed\xa0\x80\"}", 400, "invalid UTF-8 at byte offset 6"},
+	{"application/json", "{\"a\":\"\xf4\x90\x80\x80\"}", 400, "invalid UTF-8 at byte offset 6"},
+	{"application/json", "{\"a\":\"\xe2\x82\"}", 400, "invalid UTF-8 at byte offset 6"},
+	/* json-c cuts keys at NUL: "level\u0000x" must not pass for "level". */
+	{"application/json", "{\"level\\u0000x\":\"debug\"}", 400, "\\u0000 is not accepted"},
+	/* json-c clamps these silently. */
+	{"application/json", "{\"a\":18446744073709551616}", 400, "integer out of range at byte offset 5"},
+	{"application/json", "{\"a\":-9223372036854775809}", 400, "integer out of range at byte offset 5"},
+	{"application/json", "42", 400, "must be a JSON object"},
+	{"application/json", "true", 400, "must be a JSON object"},
 };
 
 START_TEST(json_hostile)

@@ -109,6 +109,9 @@ static const struct {
 	{"platform = emulated\nunix_role = admin no-such-user-xyz\n", "key 'unix_role': unknown user 'no-such-user-xyz'"},
 	{"platform = emulated\nunix_role = none 0\n", "key 'unix_role': unknown role 'none'"},
 	{"platform = emulated\nkds_base_url = ftp://x\n", "t.conf:2: key 'kds_base_url'"},
+	/* Found by tests/fuzz/fuzz_config: a scheme with no host used to be stored as "https:". */
+	{"platform = native\nkds_base_url = https://\n", "t.conf:2: key 'kds_base_url': 'https://' is not an http(s) URL with a host"},
+	{"platform = native\nkds_base_url = http:///x\n", "key 'kds_base_url'"},
 	{"platform = emulated\nlisten_unix =\n", "key 'listen_unix': no listener"},
 	{"platform = emulated\ntls_subject_role = admin CN=x\n", "key 'tls_subject_role': requires tls_client_ca"},
 };
