@@ -5,6 +5,16 @@
 
 #include "coco/util.h"
 
+static const char token_name_chars[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+				       "0123456789._@:-";
+
+bool coco_token_name_valid(const char *name)
+{
+	size_t n = strlen(name);
+	return n > 0 && n < sizeof(((struct coco_token *)0)->name) &&
+	       strspn(name, token_name_chars) == n;
+}
+
 static int sha256(const void *d, size_t n, uint8_t out[32])
 {
 	unsigned int ol = 32;
@@ -51,11 +61,12 @@ int coco_tokens_parse(const char *name, const char *buf, size_t len, struct coco
 		int k = sscanf(s, "%15s %79s %n", role, hash, &end);
 		if (k == 2 && s[end]) {
 			/* Optional name: one word of at most 63 characters, nothing after it. */
-			size_t wl = strcspn(s + end, " \t");
+			size_t wl = strspn(s + end, token_name_chars);
 			if (wl >= sizeof(tname) || s[end + wl]) {
 				snprintf(err, errlen,
-					 "%s:%u: name must be one word of at most %zu characters", name,
-					 lineno, sizeof(tname) - 1);
+					 "%s:%u: name must be one word of at most %zu characters from "
+					 "[A-Za-z0-9._@:-]",
+					 name, lineno, sizeof(tname) - 1);
 				r = -EINVAL;
 				goto fail;
 			}

@@ -2,6 +2,7 @@
  *   <role> sha256:<64 hex digits> [name]
  * Tokens are 32 random bytes, base64url, prefixed "cocod_". */
 #pragma once
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -29,6 +30,8 @@ void coco_tokens_clear(struct coco_tokens *t);
 /* Look a presented token up; returns the entry or NULL. Compares every entry in constant time. */
 const struct coco_token *coco_tokens_find(const struct coco_tokens *t, const char *token,
 					  size_t len);
+/* Token names: 1..63 characters from [A-Za-z0-9._@:-]. */
+bool coco_token_name_valid(const char *name);
 /* New random token (NUL-terminated, < 64 bytes) and its file line. */
 int coco_token_generate(enum coco_role role, const char *name, char token[static 64],
 			char line[static 160]);

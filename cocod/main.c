@@ -245,9 +245,9 @@ static int generate_token(int argc, char **argv)
 		fprintf(stderr, "cocod: --generate-token needs a role: reader, operator or admin\n");
 		return 2;
 	}
-	const char *name = optind + 1 < argc ? argv[optind + 1] : "";
-	if (strlen(name) > 48 || strcspn(name, " \t\n#") != strlen(name)) {
-		fprintf(stderr, "cocod: token name must be at most 48 characters, no spaces or '#'\n");
+	const char *name = optind + 1 < argc ? argv[optind + 1] : "unnamed";
+	if (!coco_token_name_valid(name)) {
+		fprintf(stderr, "cocod: token name must be 1-63 characters from [A-Za-z0-9._@:-]\n");
 		return 2;
 	}
 	char token[64], line[160];

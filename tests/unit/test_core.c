@@ -62,6 +62,9 @@ static const struct {
 	{"admin sha256:0000000000000000000000000000000000000000000000000000000000000000 "
 	 "n123456789012345678901234567890123456789012345678901234567890123\n",
 	 "tok:1: name must be one word of at most 63 characters"},
+	/* Found by tests/fuzz/fuzz_tokens: control characters in a name. */
+	{"admin sha256:0000000000000000000000000000000000000000000000000000000000000000 a\x0b\x0bb\n",
+	 "tok:1: name must be one word"},
 };
 
 START_TEST(token_hostile)
