@@ -47,3 +47,20 @@ int cli_json_bool(json_object *o, const char *path)
 	json_object *v = lookup(o, path);
 	return v && json_object_is_type(v, json_type_boolean) ? json_object_get_boolean(v) : -1;
 }
+
+int cli_status_run(struct cli *cli, const struct cli_command *cmd, int argc, char **argv,
+		   void (*print_human)(json_object *host))
+{
+	int r = cli_parse_sub_options(cli, cmd, argc, argv);
+	if (r)
+		return r < 0 ? 2 : 0;
+	json_object *h;
+	if (cli_get_host(cli, &h) < 0)
+		return 1;
+	if (cli->json)
+		puts(json_object_to_json_string_ext(h, JSON_C_TO_STRING_PRETTY));
+	else
+		print_human(h);
+	json_object_put(h);
+	return 0;
+}

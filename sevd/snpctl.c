@@ -11,19 +11,8 @@ static const char status_usage[] =
 
 static const struct cli_command commands[];
 
-static int cmd_status(struct cli *cli, int argc, char **argv)
+static void print_snp(json_object *h)
 {
-	int r = cli_parse_sub_options(cli, &commands[0], argc, argv);
-	if (r)
-		return r < 0 ? 2 : 0;
-	json_object *h;
-	if (cli_get_host(cli, &h) < 0)
-		return 1;
-	if (cli->json) {
-		puts(json_object_to_json_string_ext(h, JSON_C_TO_STRING_PRETTY));
-		json_object_put(h);
-		return 0;
-	}
 	json_object *types = NULL, *kvm = NULL;
 	char tbuf[128] = "";
 	if (json_object_object_get_ex(h, "kvm", &kvm) &&
@@ -44,8 +33,11 @@ static int cmd_status(struct cli *cli, int argc, char **argv)
 	printf("KVM VM types: %s\n", tbuf[0] ? tbuf : "unknown");
 	printf("SNP guests:   %s\n",
 	       cli_json_bool(h, "sev.snp") == 1 ? "supported" : "not supported on this host");
-	json_object_put(h);
-	return 0;
+}
+
+static int cmd_status(struct cli *cli, int argc, char **argv)
+{
+	return cli_status_run(cli, &commands[0], argc, argv, print_snp);
 }
 
 static const struct cli_command commands[] = {

@@ -13,19 +13,8 @@ static const char status_usage[] =
 
 static const struct cli_command commands[];
 
-static int cmd_status(struct cli *cli, int argc, char **argv)
+static void print_tdx(json_object *h)
 {
-	int r = cli_parse_sub_options(cli, &commands[0], argc, argv);
-	if (r)
-		return r < 0 ? 2 : 0;
-	json_object *h;
-	if (cli_get_host(cli, &h) < 0)
-		return 1;
-	if (cli->json) {
-		puts(json_object_to_json_string_ext(h, JSON_C_TO_STRING_PRETTY));
-		json_object_put(h);
-		return 0;
-	}
 	json_object *tdx = NULL, *rem = NULL;
 	char remaining[32] = "unknown";
 	if (json_object_object_get_ex(h, "tdx", &tdx) &&
@@ -47,8 +36,11 @@ static int cmd_status(struct cli *cli, int argc, char **argv)
 	       cli_json_bool(h, "tdx.update_interface") == 1 ? "present" : "absent");
 	printf("TD guests:         %s\n",
 	       cli_json_bool(h, "tdx.available") == 1 ? "supported" : "not supported on this host");
-	json_object_put(h);
-	return 0;
+}
+
+static int cmd_status(struct cli *cli, int argc, char **argv)
+{
+	return cli_status_run(cli, &commands[0], argc, argv, print_tdx);
 }
 
 static const struct cli_command commands[] = {

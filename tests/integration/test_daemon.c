@@ -10,6 +10,7 @@
 #include "coco/store.h"
 #include "coco/tokens.h"
 #include "coco/util.h"
+#include "tests/check_main.h"
 #include "harness.h"
 
 static struct daemon d;
@@ -654,10 +655,7 @@ int main(void)
 	tcase_add_test(tc, sd_notify_protocol);
 	tcase_add_test(tc, socket_activation);
 	suite_add_tcase(s, tc);
-	SRunner *sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
+	int r = run_suite(s);
 	curl_global_cleanup();
-	return failed ? 1 : 0;
+	return r;
 }

@@ -5,6 +5,7 @@
 #include "api/http.h"
 #include "api/metrics.h"
 #include "coco/util.h"
+#include "tests/check_main.h"
 
 static json_object *parse_body(const char *ct, const char *body, struct api_response *rs)
 {
@@ -236,9 +237,5 @@ int main(void)
 	tcase_add_test(tc, metrics_text);
 	tcase_add_test(tc, openapi_complete);
 	suite_add_tcase(s, tc);
-	SRunner *sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
+	return run_suite(s);
 }

@@ -3,6 +3,7 @@
 
 #include "coco/config.h"
 #include "coco/util.h"
+#include "tests/check_main.h"
 
 static struct coco_config *cfg;
 static char err[1024];
@@ -177,9 +178,5 @@ int main(void)
 	tcase_add_test(tc, missing_file);
 	tcase_add_test(tc, hostport);
 	suite_add_tcase(s, tc);
-	SRunner *sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
+	return run_suite(s);
 }

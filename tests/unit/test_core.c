@@ -7,6 +7,7 @@
 #include "coco/store.h"
 #include "coco/tokens.h"
 #include "coco/util.h"
+#include "tests/check_main.h"
 
 static char tmpdir[64];
 
@@ -232,9 +233,5 @@ int main(void)
 	tcase_add_test(tc, auth_roles);
 	tcase_add_test(tc, auth_bearer);
 	suite_add_tcase(s, tc);
-	SRunner *sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
+	return run_suite(s);
 }

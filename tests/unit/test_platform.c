@@ -3,6 +3,7 @@
 #include <sys/stat.h>
 
 #include "coco/util.h"
+#include "tests/check_main.h"
 #include "hv/platform.h"
 #include "hv/uapi/kvm_compat.h"
 
@@ -139,9 +140,5 @@ int main(void)
 	tcase_add_test(tc, real_host_kvm);
 	tcase_add_test(tc, emulated);
 	suite_add_tcase(s, tc);
-	SRunner *sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
+	return run_suite(s);
 }
