@@ -2,7 +2,7 @@
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 CTEST_ARGS ?=
 
-.PHONY: all deps build run test test-debug test-asan bench fuzz install clean
+.PHONY: all deps build build-release run test test-debug test-asan bench fuzz install clean
 
 all: build
 
@@ -16,7 +16,12 @@ build: deps
 run: build
 	@bash scripts/run-dev
 
-test: deps test-debug test-asan
+test: deps test-debug test-asan build-release
+
+# The release preset (-O2) sees warnings the others do not; they are errors too.
+build-release:
+	cmake --preset release
+	cmake --build build/release -j$(JOBS)
 
 test-debug:
 	cmake --preset debug
@@ -36,8 +41,9 @@ fuzz:
 	@bash scripts/install-deps --fuzz
 	bash tests/fuzz/run
 
+# /usr prefix: binaries in /usr/sbin and the config in /etc/cocod, where cocod.service looks.
 install: deps
-	cmake --preset release
+	cmake --preset release -DCMAKE_INSTALL_PREFIX=/usr
 	cmake --build build/release -j$(JOBS)
 	cmake --install build/release
 

@@ -155,7 +155,8 @@ static void get_operation(const struct api_env *env, struct api_request *rq,
 		return;
 	}
 	struct svc_req req = {.op = SVC_OPERATION_GET};
-	snprintf(req.operation_get.id, sizeof(req.operation_get.id), "%s", id);
+	for (size_t i = 0; i < 36; i++) /* ids are stored in lower case (RFC 4122 3) */
+		req.operation_get.id[i] = (char)tolower((unsigned char)id[i]);
 	struct svc_reply reply;
 	dispatch(env, rq, &req, &reply);
 	if (reply.status != SVC_OK) {

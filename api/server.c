@@ -397,7 +397,10 @@ static int on_prepare(struct coco_loop *l, void *userdata)
 			if (!li->deadline_ns)
 				continue;
 		}
-		uint64_t ms = (li->deadline_ns - now_ns()) / 1000000ull + 1;
+		/* MHD asks for an immediate re-run (timeout 0) while it still has buffered work,
+		 * e.g. a large body arriving on an edge-triggered socket: never wait then. */
+		now = now_ns();
+		uint64_t ms = li->deadline_ns <= now ? 0 : (li->deadline_ns - now) / 1000000ull + 1;
 		if (timeout < 0 || ms < (uint64_t)timeout)
 			timeout = ms > INT32_MAX ? INT32_MAX : (int)ms;
 	}
@@ -625,7 +628,7 @@ int api_server_new(const struct api_server_params *p, struct api_auth *auth, str
 					p->unix_fd >= 0 ? "(socket-activated)" : c->listen_unix);
 	}
 	if (c->listen_tcp) {
-		int fd;
+		int fd = -1;
 		if ((r = bind_tcp(c->listen_tcp, &fd, err, errlen)) < 0)
 			goto fail;
 		if ((r = start_listener(s, &s->listeners[LISTENER_TCP], LISTENER_TCP, fd, c, err,

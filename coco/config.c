@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <grp.h>
 #include <pwd.h>
+#include <sys/un.h>
 #include <stdarg.h>
 
 #include "coco/util.h"
@@ -263,7 +264,12 @@ static int apply_key(struct parse_ctx *p, unsigned line, enum key_id k, char *v,
 				    "invalid value '%s' (expected emulated or native)", v);
 		return 0;
 	case K_STATE_DIR: return set_path(p, line, key, &c->state_dir, v, false);
-	case K_LISTEN_UNIX: return set_path(p, line, key, &c->listen_unix, v, true);
+	case K_LISTEN_UNIX:
+		if (strlen(v) >= sizeof(((struct sockaddr_un *)0)->sun_path))
+			return fail(p, line, key, -ENAMETOOLONG,
+				    "socket path longer than %zu bytes",
+				    sizeof(((struct sockaddr_un *)0)->sun_path) - 1);
+		return set_path(p, line, key, &c->listen_unix, v, true);
 	case K_LISTEN_UNIX_MODE:
 		if (!*v || strspn(v, "01234567") != strlen(v) || strlen(v) > 4 ||
 		    (n = strtoul(v, NULL, 8)) > 0777)
@@ -273,6 +279,8 @@ static int apply_key(struct parse_ctx *p, unsigned line, enum key_id k, char *v,
 	case K_LISTEN_UNIX_GROUP:
 		if (!*v)
 			return fail(p, line, key, -EINVAL, "empty group");
+		if (parse_uint(v, UINT32_MAX - 1, &n) < 0 && !getgrnam(v))
+			return fail(p, line, key, -ENOENT, "unknown group '%s'", v);
 		return set_str(&c->listen_unix_group, v);
 	case K_LISTEN_TCP: {
 		char host[64];

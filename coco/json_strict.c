@@ -11,6 +11,7 @@ struct scan {
 	size_t len, pos;
 	unsigned depth;
 	size_t *key_counts; /* per object, in pre-order */
+	size_t *starts;     /* byte offset of each object's '{' */
 	size_t n_objects, cap_objects;
 	struct coco_json_error *err;
 };
@@ -179,10 +180,15 @@ static bool scan_object(struct scan *s)
 		if (!n)
 			return fail(s, "out of memory");
 		s->key_counts = n;
+		n = realloc(s->starts, nc * sizeof(*n));
+		if (!n)
+			return fail(s, "out of memory");
+		s->starts = n;
 		s->cap_objects = nc;
 	}
 	size_t idx = s->n_objects++;
 	s->key_counts[idx] = 0;
+	s->starts[idx] = s->pos;
 	s->pos++;
 	skip_ws(s);
 	if (s->pos < s->len && s->p[s->pos] == '}') {
@@ -322,12 +328,14 @@ json_object *coco_json_parse_strict(const char *buf, size_t len, struct coco_jso
 	json_tokener_free(tok);
 	size_t i = 0;
 	if (obj && (!counts_match(obj, s.key_counts, s.n_objects, &i) || i != s.n_objects)) {
-		err->offset = 0;
-		err->what = "duplicate object key";
+		/* The first object whose count differs holds the duplicate. */
+		err->offset = i < s.n_objects ? s.starts[i] : 0;
+		err->what = "duplicate key in the object starting";
 		json_object_put(obj);
 		obj = NULL;
 	}
 out:
 	free(s.key_counts);
+	free(s.starts);
 	return obj;
 }

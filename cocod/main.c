@@ -229,6 +229,31 @@ static int check_config(const char *path)
 		return COCO_EX_CONFIG;
 	}
 	api_auth_free(a);
+	/* Files read only at start-up are checked here too, so a valid check means a clean start. */
+	const struct {
+		const char *key, *path;
+	} files[] = {{"tls_cert", c->tls_cert}, {"tls_key", c->tls_key},
+		     {"tls_client_ca", c->tls_client_ca}};
+	for (size_t i = 0; i < ARRAY_SIZE(files); i++) {
+		char *pem;
+		if (!files[i].path)
+			continue;
+		r = read_file_max(files[i].path, 1u << 20, &pem, NULL);
+		if (r < 0) {
+			fprintf(stderr, "cocod: %s: key '%s': cannot read %s: %s\n", path, files[i].key,
+				files[i].path, strerror(-r));
+			coco_config_free(c);
+			return COCO_EX_CONFIG;
+		}
+		if (!strstr(pem, "-----BEGIN ")) {
+			fprintf(stderr, "cocod: %s: key '%s': %s is not PEM\n", path, files[i].key,
+				files[i].path);
+			free(pem);
+			coco_config_free(c);
+			return COCO_EX_CONFIG;
+		}
+		free(pem);
+	}
 	printf("%s: valid (platform %s, state %s, listen %s%s%s)\n", path,
 	       coco_platform_name(c->platform), c->state_dir,
 	       c->listen_unix[0] ? c->listen_unix : "-", c->listen_tcp ? " and " : "",

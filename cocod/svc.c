@@ -89,6 +89,12 @@ static void ready_get(struct svc *s, struct svc_reply *r)
 		snprintf(r->ready.reason, sizeof(r->ready.reason), "state store unreadable");
 		return;
 	}
+	if ((!s->probe_ok || now_ns() - s->probe_at > SVC_PROBE_TTL_NS) &&
+	    svc_probe_platform(s, false) < 0) {
+		r->ready.ready = false;
+		snprintf(r->ready.reason, sizeof(r->ready.reason), "platform probe failed");
+		return;
+	}
 	r->ready.ready = true;
 }
 

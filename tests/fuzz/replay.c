@@ -57,8 +57,8 @@ static int read_input(const char *path, uint8_t **ret, size_t *ret_len)
 
 static int run_file(const char *path)
 {
-	uint8_t *buf;
-	size_t len;
+	uint8_t *buf = NULL;
+	size_t len = 0;
 	int r = read_input(path, &buf, &len);
 	if (r < 0) {
 		fprintf(stderr, "replay: %s: %s\n", path, strerror(-r));

@@ -59,7 +59,7 @@ static const struct {
 	{"application/json", "{\"a\":Infinity}", 400, "unexpected character at byte offset 5"},
 	{"application/json", "{\"a\":1.}", 400, "digit expected after decimal point at byte offset 7"},
 	{"application/json", "{\"a\":\"x\ty\"}", 400, "control character in string at byte offset 7"},
-	{"application/json", "{\"a\":1,\"b\":{\"c\":1,\"c\":2}}", 400, "duplicate object key"},
+	{"application/json", "{\"a\":1,\"b\":{\"c\":1,\"c\":2}}", 400, "duplicate key in the object starting at byte offset 11"},
 	{"application/json", "{\"a\":1,}", 400, "object key (a string) expected at byte offset 7"},
 	{"application/json", "{\"a\":01}", 400, "',' or '}' expected at byte offset 6"},
 	{"application/json", "{\"a\":\"\\x\"}", 400, "bad escape in string at byte offset 7"},

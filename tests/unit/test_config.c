@@ -115,6 +115,8 @@ static const struct {
 	{"platform = native\nkds_base_url = http:///x\n", "key 'kds_base_url'"},
 	{"platform = emulated\nlisten_unix =\n", "key 'listen_unix': no listener"},
 	{"platform = emulated\ntls_subject_role = admin CN=x\n", "key 'tls_subject_role': requires tls_client_ca"},
+	{"platform = emulated\nlisten_unix_group = no-such-group-xyz\n", "t.conf:2: key 'listen_unix_group': unknown group"},
+	{"platform = emulated\nlisten_unix = /aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.sock\n", "t.conf:2: key 'listen_unix': socket path longer than 107 bytes"},
 };
 
 START_TEST(hostile)
