@@ -31,6 +31,12 @@ int svc_probe_platform(struct svc *s, bool log_findings)
 	s->probe_ok = true;
 	if (!log_findings)
 		return 0;
+	if (h.platform == COCO_PLATFORM_EMULATED) {
+		log_info("platform emulated: emulated SEV firmware (SNP guests) and TDX module %s "
+			 "(P-SEAMLDR %s, %ld updates left); no device is opened",
+			 h.tdx_module_version, h.tdx_seamldr_version, h.tdx_remaining_updates);
+		return 0;
+	}
 	log_info("platform %s: /dev/sev %s, /dev/kvm %s, SNP VMs %s, TDX host %s%s%s",
 		 coco_platform_name(h.platform),
 		 h.sev_device ? "present" : (h.sev_errno ? strerror(h.sev_errno) : "absent"),
