@@ -241,10 +241,10 @@ START_TEST(large_requests)
 		}
 		free(body);
 	}
-	char *big = malloc(70000 + 8);
+	char *big = malloc(20000 + 8);
 	memcpy(big, "X-Big: ", 7);
-	memset(big + 7, 'x', 70000);
-	big[70007] = '\0';
+	memset(big + 7, 'x', 20000);
+	big[20007] = '\0';
 	const char *bh[] = {big, NULL};
 	struct req_opts o = {.tcp = true, .headers = bh};
 	struct reply r;
