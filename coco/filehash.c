@@ -1,0 +1,142 @@
+#include "coco/filehash.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <openssl/evp.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+#define READ_CHUNK (4u << 20)
+
+static void fill_id(const struct stat *st, struct coco_file_id *id)
+{
+	id->dev = st->st_dev;
+	id->ino = st->st_ino;
+	id->size = st->st_size;
+	id->mtime_ns = (int64_t)st->st_mtim.tv_sec * 1000000000 + st->st_mtim.tv_nsec;
+	id->ctime_ns = (int64_t)st->st_ctim.tv_sec * 1000000000 + st->st_ctim.tv_nsec;
+}
+
+int coco_map_file(const char *path, size_t max, struct coco_mapped_file *ret)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0)
+		return -errno;
+	struct stat st;
+	int r = 0;
+	if (fstat(fd, &st) < 0) {
+		r = -errno;
+		goto out;
+	}
+	/* /dev/null stands for "an empty file" in sev-snp-measure usage. */
+	if (S_ISCHR(st.st_mode) && st.st_rdev == makedev(1, 3)) {
+		memset(ret, 0, sizeof(*ret));
+		fill_id(&st, &ret->id);
+		goto out;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		r = -EINVAL;
+		goto out;
+	}
+	if ((uint64_t)st.st_size > max) {
+		r = -EFBIG;
+		goto out;
+	}
+	memset(ret, 0, sizeof(*ret));
+	fill_id(&st, &ret->id);
+	if (st.st_size > 0) {
+		void *p =
+		    mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
+		if (p == MAP_FAILED) {
+			r = -errno;
+			goto out;
+		}
+		ret->data = p;
+		ret->size = (size_t)st.st_size;
+	}
+out:
+	close(fd);
+	return r;
+}
+
+void coco_unmap_file(struct coco_mapped_file *m)
+{
+	if (m->data && m->size)
+		munmap((void *)m->data, m->size);
+	m->data = NULL;
+	m->size = 0;
+}
+
+int coco_sha256_file(const char *path, uint8_t out[32], struct coco_file_id *ret_id)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0)
+		return -errno;
+	struct stat st;
+	int r = 0;
+	uint8_t *buf = NULL;
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	if (!ctx || fstat(fd, &st) < 0) {
+		r = ctx ? -errno : -ENOMEM;
+		goto out;
+	}
+	if (!S_ISREG(st.st_mode) && !(S_ISCHR(st.st_mode) && st.st_rdev == makedev(1, 3))) {
+		r = -EINVAL;
+		goto out;
+	}
+	posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+	buf = malloc(READ_CHUNK);
+	if (!buf || EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1) {
+		r = -ENOMEM;
+		goto out;
+	}
+	for (;;) {
+		ssize_t n = read(fd, buf, READ_CHUNK);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			r = -errno;
+			goto out;
+		}
+		if (n == 0)
+			break;
+		EVP_DigestUpdate(ctx, buf, (size_t)n);
+	}
+	if (EVP_DigestFinal_ex(ctx, out, NULL) != 1)
+		r = -EIO;
+	if (ret_id)
+		fill_id(&st, ret_id);
+out:
+	free(buf);
+	EVP_MD_CTX_free(ctx);
+	close(fd);
+	return r;
+}
+
+static void *hash_thread(void *arg)
+{
+	struct coco_hash_thread *t = arg;
+	t->result = coco_sha256_file(t->path, t->digest, &t->id);
+	return NULL;
+}
+
+int coco_sha256_file_start(struct coco_hash_thread *t, const char *path)
+{
+	t->path = path;
+	t->started = pthread_create(&t->tid, NULL, hash_thread, t) == 0;
+	if (!t->started)
+		hash_thread(t); /* no thread to be had: hash here */
+	return 0;
+}
+
+int coco_sha256_file_join(struct coco_hash_thread *t)
+{
+	if (t->started)
+		pthread_join(t->tid, NULL);
+	t->started = 0;
+	return t->result;
+}

@@ -1,0 +1,38 @@
+/* Whole-file SHA-256 (kernels, initrds) and file mapping for firmware images, with the
+ * file's identity so that callers can cache by (device, inode, size, mtime, ctime). */
+#pragma once
+#include <pthread.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+struct coco_file_id {
+	dev_t dev;
+	ino_t ino;
+	off_t size;
+	int64_t mtime_ns, ctime_ns;
+};
+
+struct coco_mapped_file {
+	const uint8_t *data;
+	size_t size;
+	struct coco_file_id id;
+};
+
+/* Map a regular file read-only (at most max bytes; an empty file maps to size 0). */
+int coco_map_file(const char *path, size_t max, struct coco_mapped_file *ret);
+void coco_unmap_file(struct coco_mapped_file *m);
+/* SHA-256 of a file's whole contents, read in large chunks. */
+int coco_sha256_file(const char *path, uint8_t out[32], struct coco_file_id *ret_id);
+
+/* The same on a thread of its own: start, then join for the result. */
+struct coco_hash_thread {
+	pthread_t tid;
+	const char *path;
+	uint8_t digest[32];
+	struct coco_file_id id;
+	int result;
+	int started;
+};
+int coco_sha256_file_start(struct coco_hash_thread *t, const char *path);
+int coco_sha256_file_join(struct coco_hash_thread *t);
