@@ -1,6 +1,7 @@
 /* snpctl: the host operator's SEV-SNP tool. Talks to cocod over its Unix socket. */
 #include "api/cli_status.h"
 #include "coco/util.h"
+#include "sevd/snpctl.h"
 
 static const char status_usage[] =
 	"Usage: snpctl [--socket PATH] status [--json]\n"
@@ -42,6 +43,8 @@ static int cmd_status(struct cli *cli, int argc, char **argv)
 
 static const struct cli_command commands[] = {
 	{"status", "show the host's SEV-SNP state", status_usage, cmd_status},
+	{"measure", "compute a guest's launch digest (offline; sev-snp-measure flags)",
+	 snpctl_measure_usage, snpctl_measure},
 };
 
 int main(int argc, char **argv)

@@ -1,0 +1,156 @@
+/* snpctl measure as a user runs it: sev-snp-measure's flags, output forms, refusals and
+ * exit codes (0 ok, 1 refused, 2 usage). Digests: tests/data/snp/measure-vectors.json. */
+#include <check.h>
+#include <json-c/json.h>
+#include <limits.h>
+
+#include "coco/util.h"
+#include "harness.h"
+#include "tests/check_main.h"
+
+#define FW SOURCE_DIR "/tests/data/snp/firmware"
+
+static int snpctl(char **out, const char *const *args)
+{
+	const char *argv[32] = {SNPCTL_BIN, "measure"};
+	size_t n = 2;
+	for (size_t i = 0; args[i] && n < 31; i++)
+		argv[n++] = args[i];
+	argv[n] = NULL;
+	return run_capture(argv, out);
+}
+
+START_TEST(digests_and_formats)
+{
+	char *out;
+	const char *snp_default[] = {"--mode", "snp", "--vcpus", "1", "--vcpu-type", "EPYC-v4",
+				     "--ovmf", FW "/ovmf_AmdSev_suffix.bin", "--kernel", "/dev/null",
+				     "--initrd", "/dev/null", "--append",
+				     "console=ttyS0 loglevel=7", "--guest-features", "0x21", NULL};
+	ck_assert_int_eq(snpctl(&out, snp_default), 0);
+	ck_assert_str_eq(out, "803f691094946e42068aaa3a8f9e26a5c89f36f7b73ecfb28c653360fe4b3aba7e"
+			      "534442e7e1e17895dfe778d0228977\n");
+	free(out);
+	/* sev-snp-measure's defaults: guest features 0x1, vmm QEMU; base64 output. */
+	const char *b64[] = {"--mode", "snp", "--vcpus", "1", "--vcpu-sig", "0x800f12", "--ovmf",
+			     FW "/ovmf_AmdSev_suffix.bin", "--output-format", "base64", NULL};
+	ck_assert_int_eq(snpctl(&out, b64), 0);
+	ck_assert_str_eq(out, "GTWLqadhVTSpoeLw38KThNzU3LcGL/nGATsmhppfxuyr4DPEjdb2211tdufF32Mt\n");
+	free(out);
+	const char *fms[] = {"--mode", "snp", "--vcpus", "1", "--vcpu-family", "23", "--vcpu-model",
+			     "1", "--vcpu-stepping", "2", "--ovmf", FW "/ovmf_AmdSev_suffix.bin",
+			     "-v", NULL};
+	ck_assert_int_eq(snpctl(&out, fms), 0);
+	ck_assert_str_eq(out, "Calculated SEV_SNP guest measurement: 19358ba9a7615534a9a1e2f0dfc293"
+			      "84dcd4dcb7062ff9c6013b26869a5fc6ecabe033c48dd6f6db5d6d76e7c5df632d\n");
+	free(out);
+	const char *ovmf_hash[] = {"--mode", "snp:ovmf-hash", "--ovmf",
+				   FW "/ovmf_AmdSev_suffix.bin", "--output-format", "base64", NULL};
+	ck_assert_int_eq(snpctl(&out, ovmf_hash), 0); /* always hex, as sev-snp-measure */
+	ck_assert_str_eq(out, "086e2e9149ebf45abdc3445fba5b2da8270bdbb04094d7a2c37faaa4b24af3aa16af"
+			      "f8c374c2a55c467a50da6d466b74\n");
+	free(out);
+	const char *gce[] = {"--mode", "snp", "--vcpus", "1", "--vmm-type", "gce", "--ovmf",
+			     FW "/ovmf_AmdSev_suffix.bin", "--kernel", "/dev/null", "--initrd",
+			     "/dev/null", "--append", "", "--json", NULL};
+	ck_assert_int_eq(snpctl(&out, gce), 0);
+	json_object *j = json_tokener_parse(out), *d;
+	ck_assert_ptr_nonnull(j);
+	ck_assert(json_object_object_get_ex(j, "digest", &d));
+	ck_assert_str_eq(json_object_get_string(d),
+			 "5da7106cf14cf46b1725ebab123eb9e53bd46a1e9f400cd0c08e7827b04b688ea8b4e403c"
+			 "8404efed4397ea5d5d0722e");
+	json_object_put(j);
+	free(out);
+}
+END_TEST
+
+START_TEST(dump_vmsa)
+{
+	char dir[] = "/tmp/snpctl-vmsa-XXXXXX", cwd[PATH_MAX];
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	ck_assert_ptr_nonnull(getcwd(cwd, sizeof(cwd)));
+	ck_assert_int_eq(chdir(dir), 0);
+	char *out;
+	const char *args[] = {"--mode", "snp", "--vcpus", "2", "--vcpu-type", "EPYC-v4", "--ovmf",
+			      FW "/ovmf_AmdSev_suffix.bin", "--dump-vmsa", NULL};
+	ck_assert_int_eq(snpctl(&out, args), 0);
+	free(out);
+	char *v0, *v1;
+	size_t l0, l1;
+	ck_assert_int_eq(read_file_max("vmsa0.bin", 8192, &v0, &l0), 0);
+	ck_assert_int_eq(read_file_max("vmsa1.bin", 8192, &v1, &l1), 0);
+	ck_assert_uint_eq(l0, 4096);
+	ck_assert_uint_eq(l1, 4096);
+	/* BSP: CS base 0xffff0000, RIP 0xfff0; AP: base 0x800000, RIP 0xb004 (reset block). */
+	ck_assert_uint_eq((uint8_t)v0[0x10 + 10], 0xff);
+	ck_assert_uint_eq((uint8_t)v0[0x178], 0xf0);
+	ck_assert_uint_eq((uint8_t)v1[0x10 + 10], 0x80);
+	ck_assert_uint_eq((uint8_t)v1[0x178], 0x04);
+	ck_assert_uint_eq((uint8_t)v1[0x179], 0xb0);
+	free(v0);
+	free(v1);
+	ck_assert_int_eq(chdir(cwd), 0);
+	char cmd[64];
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	ck_assert_int_eq(system(cmd), 0);
+}
+END_TEST
+
+static const struct {
+	const char *args[16];
+	int status;
+	const char *msg;
+} refusals[] = {
+	{{"--mode", "snp", "--vcpus", "1", "--vcpu-type", "EPYC-v4", "--ovmf",
+	  FW "/ovmf_OvmfX64_suffix.bin", "--kernel", "/dev/null"},
+	 1, "no SEV kernel-hashes section"},
+	{{"--mode", "snp", "--vcpu-type", "EPYC-v4", "--ovmf", FW "/ovmf_AmdSev_suffix.bin"},
+	 2, "missing --vcpus N in guest mode 'snp'"},
+	{{"--mode", "snp", "--vcpus", "1", "--ovmf", FW "/ovmf_AmdSev_suffix.bin"},
+	 2, "missing --vcpu-type or --vcpu-sig or --vcpu-family"},
+	{{"--mode", "snp", "--vcpus", "1", "--vcpu-type", "EPYC-v9", "--ovmf",
+	  FW "/ovmf_AmdSev_suffix.bin"},
+	 2, "unknown --vcpu-type 'EPYC-v9'"},
+	{{"--mode", "snp", "--vcpus", "1", "--vcpu-type", "EPYC", "--ovmf",
+	  FW "/ovmf_AmdSev_suffix.bin", "--initrd", "/dev/null"},
+	 2, "--kernel required when using --initrd"},
+	{{"--mode", "snp", "--vcpus", "1", "--vcpu-type", "EPYC", "--ovmf",
+	  FW "/ovmf_AmdSev_suffix.bin", "--append", "x"},
+	 2, "--kernel required when using --append"},
+	{{"--mode", "tdx", "--ovmf", "x"}, 2, "unknown mode 'tdx'"},
+	{{"--mode", "snp", "--vcpus", "1", "--vcpu-type", "EPYC", "--ovmf", "/nonexistent"},
+	 1, "--ovmf /nonexistent: No such file or directory"},
+	{{"--mode", "snp", "--vcpus", "1", "--vcpu-type", "EPYC", "--ovmf",
+	  FW "/ovmf_AmdSev_suffix.bin", "--snp-ovmf-hash", "abcd"},
+	 2, "is not 96 hex digits"},
+	{{"--mode", "snp", "--vcpus", "1", "--vcpu-type", "EPYC", "--ovmf",
+	  FW "/ovmf_AmdSev_suffix.bin", "--vmm-type", "xen"},
+	 2, "unknown VMM type 'xen'"},
+	{{"--mode", "snp:svsm", "--vcpus", "1", "--vcpu-type", "EPYC", "--ovmf",
+	  FW "/svsm_ovmf.fd", "--svsm", FW "/svsm.bin"},
+	 2, "requires --vars-size or --vars-file"},
+	{{"--mode", "snp", "--vcpus", "1", "--vcpu-type", "EPYC", "--ovmf",
+	  FW "/ovmf_AmdSev_suffix.bin", "--guest-features", "-1"},
+	 2, "is not a non-negative integer"},
+};
+
+START_TEST(refused)
+{
+	char *out;
+	ck_assert_int_eq(snpctl(&out, refusals[_i].args), refusals[_i].status);
+	ck_assert_msg(strstr(out, refusals[_i].msg), "case %d: %s", _i, out);
+	free(out);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("snpctl");
+	TCase *tc = tcase_create("measure");
+	tcase_add_test(tc, digests_and_formats);
+	tcase_add_test(tc, dump_vmsa);
+	tcase_add_loop_test(tc, refused, 0, (int)ARRAY_SIZE(refusals));
+	suite_add_tcase(s, tc);
+	return run_suite(s);
+}
