@@ -6,6 +6,7 @@
 #include <stdint.h>
 
 #include "coco/config.h"
+#include "coco/snp/measure.h"
 #include "coco/store.h"
 
 enum svc_op {
@@ -14,6 +15,7 @@ enum svc_op {
 	SVC_OPERATION_GET, /* one long-running operation */
 	SVC_RELOAD,        /* re-read configuration (as SIGHUP) */
 	SVC_LOG_LEVEL_SET, /* change the log level at run time */
+	SVC_SNP_MEASURE,   /* expected SEV/SEV-ES/SNP launch digest */
 };
 
 enum svc_status {
@@ -36,6 +38,17 @@ struct svc_req {
 		struct {
 			int level;
 		} log_level_set;
+		struct svc_snp_measure {
+			enum snp_mode mode;
+			/* Names inside the configured image directories; NULL when absent. The
+			 * strings live as long as the request. */
+			const char *firmware, *kernel, *initrd, *svsm, *cmdline;
+			unsigned vcpus;
+			uint64_t vcpu_sig;
+			uint64_t guest_features;
+			enum snp_vmm_type vmm;
+			uint64_t vars_size;
+		} snp_measure;
 	};
 };
 
@@ -75,6 +88,14 @@ struct svc_log_level {
 	int previous, current;
 };
 
+struct svc_snp_measurement {
+	uint8_t digest[48];
+	size_t digest_len;
+	unsigned pages;
+	uint64_t elapsed_ns;
+	bool firmware_cached, kernel_cached, initrd_cached;
+};
+
 struct svc_reply {
 	enum svc_status status;
 	char detail[512]; /* human-readable reason for a non-OK status */
@@ -84,6 +105,7 @@ struct svc_reply {
 		struct coco_operation operation; /* owns heap strings: svc_reply_clear() */
 		struct svc_reload reload;
 		struct svc_log_level log_level;
+		struct svc_snp_measurement snp_measurement;
 	};
 };
 

@@ -3,6 +3,7 @@
 #include <ctype.h>
 
 #include "api/http.h"
+#include "api/routes.h"
 #include "coco/util.h"
 
 static void dispatch(const struct api_env *env, const struct api_request *rq,
@@ -236,5 +237,6 @@ const struct api_route api_routes[] = {
 	{"POST", "/v1/host/reload", COCO_ROLE_ADMIN, post_reload},
 	{"PUT", "/v1/host/log-level", COCO_ROLE_ADMIN, put_log_level},
 	{"GET", "/v1/operations/{id}", COCO_ROLE_READER, get_operation},
+	{"POST", "/v1/snp/measurements", COCO_ROLE_READER, api_post_snp_measurement},
 };
 const size_t api_n_routes = ARRAY_SIZE(api_routes);

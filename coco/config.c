@@ -129,7 +129,7 @@ enum key_id {
 	K_PLATFORM, K_STATE_DIR, K_LISTEN_UNIX, K_LISTEN_UNIX_MODE, K_LISTEN_UNIX_GROUP,
 	K_LISTEN_TCP, K_TLS_CERT, K_TLS_KEY, K_TLS_CLIENT_CA, K_TOKEN_FILE, K_KDS_BASE_URL,
 	K_LOG_LEVEL, K_API_MAX_BODY, K_API_MAX_CONNECTIONS, K_UNIX_DEFAULT_ROLE, K_UNIX_ROLE,
-	K_TLS_SUBJECT_ROLE, K_COUNT,
+	K_TLS_SUBJECT_ROLE, K_IMAGE_DIR, K_COUNT,
 };
 
 static const struct {
@@ -153,6 +153,7 @@ static const struct {
 	[K_UNIX_DEFAULT_ROLE] = {"unix_default_role", false},
 	[K_UNIX_ROLE] = {"unix_role", true},
 	[K_TLS_SUBJECT_ROLE] = {"tls_subject_role", true},
+	[K_IMAGE_DIR] = {"image_dir", true},
 };
 
 static int set_str(char **field, const char *v)
@@ -339,6 +340,23 @@ static int apply_key(struct parse_ctx *p, unsigned line, enum key_id k, char *v,
 	}
 	case K_UNIX_ROLE: return add_unix_role(p, line, key, c, v);
 	case K_TLS_SUBJECT_ROLE: return add_subject_role(p, line, key, c, v);
+	case K_IMAGE_DIR: {
+		if (c->n_image_dirs >= COCO_CONFIG_MAX_IMAGE_DIRS)
+			return fail(p, line, key, -E2BIG, "more than %d entries",
+				    COCO_CONFIG_MAX_IMAGE_DIRS);
+		char *d = NULL;
+		int r = set_path(p, line, key, &d, v, false);
+		if (r < 0)
+			return r;
+		char **dirs = realloc(c->image_dirs, (c->n_image_dirs + 1) * sizeof(*dirs));
+		if (!dirs) {
+			free(d);
+			return -ENOMEM;
+		}
+		c->image_dirs = dirs;
+		c->image_dirs[c->n_image_dirs++] = d;
+		return 0;
+	}
 	case K_COUNT: break;
 	}
 	return -EINVAL;
@@ -501,5 +519,8 @@ void coco_config_free(struct coco_config *c)
 	for (size_t i = 0; i < c->n_subject_roles; i++)
 		free(c->subject_roles[i].subject);
 	free(c->subject_roles);
+	for (size_t i = 0; i < c->n_image_dirs; i++)
+		free(c->image_dirs[i]);
+	free(c->image_dirs);
 	free(c);
 }

@@ -9,6 +9,7 @@
 #define COCO_EX_CONFIG 78 /* sysexits.h EX_CONFIG */
 #define COCO_CONFIG_MAX_BYTES (1u << 20)
 #define COCO_CONFIG_MAX_ROLE_MAPS 256
+#define COCO_CONFIG_MAX_IMAGE_DIRS 32
 
 enum coco_platform { COCO_PLATFORM_EMULATED = 1, COCO_PLATFORM_NATIVE = 2 };
 
@@ -44,6 +45,9 @@ struct coco_config {
 	size_t n_unix_roles;
 	struct coco_subject_role *subject_roles;
 	size_t n_subject_roles;
+	/* Directories API requests may name firmware, kernels and initrds from. */
+	char **image_dirs;
+	size_t n_image_dirs;
 };
 
 /* Parse a buffer as config text; name is used in messages. On error returns a negative errno

@@ -112,7 +112,7 @@ static int daemon_reload(void *userdata, struct svc_reload *ret, char *err, size
 	nc->api_max_connections = old->api_max_connections;
 	snprintf(rl.changed, sizeof(rl.changed),
 		 "log_level token_file unix_default_role unix_role tls_subject_role api_max_body "
-		 "kds_base_url");
+		 "kds_base_url image_dir");
 	coco_log_set_level(nc->log_level);
 	api_server_set_auth(d->api, auth);
 	api_server_set_max_body(d->api, nc->api_max_body);
@@ -341,6 +341,11 @@ int main(int argc, char **argv)
 		api_auth_free(auth);
 		goto out;
 	}
+	if ((r = sevd_measure_cache_new(&d.svc.measure_cache)) < 0) {
+		log_err("measurement cache: %s", strerror(-r));
+		api_auth_free(auth);
+		goto out;
+	}
 	if ((r = hv_platform_open(c->platform, NULL, NULL, &d.svc.platform)) < 0) {
 		log_err("platform: %s", strerror(-r));
 		api_auth_free(auth);
@@ -395,6 +400,7 @@ out:
 		close(d.wdfd);
 	coco_loop_free(d.loop);
 	hv_platform_close(d.svc.platform);
+	sevd_measure_cache_free(d.svc.measure_cache);
 	coco_store_close(d.svc.store);
 	coco_config_free(d.svc.config);
 	return ret;

@@ -141,6 +141,40 @@ static void log_level_set(struct svc *s, const struct svc_req *q, struct svc_rep
 		   coco_log_level_name(r->log_level.current), q->actor);
 }
 
+static void snp_measure_get(struct svc *s, const struct svc_req *q, struct svc_reply *r)
+{
+	const struct svc_snp_measure *m = &q->snp_measure;
+	struct sevd_measure_req req = {
+		.mode = m->mode, .firmware = m->firmware, .kernel = m->kernel, .initrd = m->initrd,
+		.svsm = m->svsm, .cmdline = m->cmdline, .vcpus = m->vcpus, .vcpu_sig = m->vcpu_sig,
+		.guest_features = m->guest_features, .vmm = m->vmm, .vars_size = m->vars_size,
+	};
+	struct sevd_measure_reply rep;
+	char err[sizeof(r->detail)];
+	int e = sevd_measure(s->measure_cache, s->config->image_dirs, s->config->n_image_dirs, &req,
+			     &rep, err, sizeof(err));
+	if (e == -ENOENT || e == -EACCES) {
+		reply_error(r, SVC_E_NOT_FOUND, "%s", err);
+		return;
+	}
+	if (e == -ENOMEM) {
+		reply_error(r, SVC_E_UNAVAILABLE, "%s", err);
+		return;
+	}
+	if (e < 0) {
+		reply_error(r, SVC_E_INVALID, "%s", err);
+		return;
+	}
+	struct svc_snp_measurement *o = &r->snp_measurement;
+	memcpy(o->digest, rep.digest, rep.digest_len);
+	o->digest_len = rep.digest_len;
+	o->pages = rep.pages;
+	o->elapsed_ns = rep.elapsed_ns;
+	o->firmware_cached = rep.firmware_cached;
+	o->kernel_cached = rep.kernel_cached;
+	o->initrd_cached = rep.initrd_cached;
+}
+
 void svc_dispatch(void *ctx, const struct svc_req *req, struct svc_reply *reply)
 {
 	struct svc *s = ctx;
@@ -152,6 +186,7 @@ void svc_dispatch(void *ctx, const struct svc_req *req, struct svc_reply *reply)
 	case SVC_OPERATION_GET: operation_get(s, req, reply); return;
 	case SVC_RELOAD: reload(s, req, reply); return;
 	case SVC_LOG_LEVEL_SET: log_level_set(s, req, reply); return;
+	case SVC_SNP_MEASURE: snp_measure_get(s, req, reply); return;
 	}
 	reply_error(reply, SVC_E_INTERNAL, "unknown operation %d", (int)req->op);
 }

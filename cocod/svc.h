@@ -5,11 +5,13 @@
 #include "coco/config.h"
 #include "coco/store.h"
 #include "hv/platform.h"
+#include "sevd/measure_svc.h"
 
 struct svc {
 	struct coco_config *config;
 	struct coco_store *store;
 	struct hv_platform *platform;
+	struct sevd_measure_cache *measure_cache;
 	int64_t started;
 	/* Cached platform probe; refreshed when older than SVC_PROBE_TTL_NS. */
 	struct hv_host_info probe;

@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <openssl/evp.h>
+#include <openssl/sha.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -193,15 +194,18 @@ static int measure_snp(const struct snp_measure_input *in, const struct ovmf *o,
 	}
 	if ((r = fold_sections(&g, o, in->vmm, in, &out->pages, err, errlen)) < 0)
 		return r;
-	uint8_t bsp[SNP_PAGE_SIZE], ap[SNP_PAGE_SIZE];
+	/* Two distinct pages at most: hash each once, fold it per vCPU. */
+	uint8_t bsp[SNP_PAGE_SIZE], ap[SNP_PAGE_SIZE], h_bsp[SNP_LD_SIZE], h_ap[SNP_LD_SIZE];
 	snp_vmsa_build(bsp, in->vmm, SNP_BSP_EIP, in->guest_features, in->vcpu_sig);
-	if (in->vcpus > 1)
+	SHA384(bsp, SNP_PAGE_SIZE, h_bsp);
+	if (in->vcpus > 1) {
 		snp_vmsa_build(ap, in->vmm, o->sev_es_reset_eip, in->guest_features, in->vcpu_sig);
+		SHA384(ap, SNP_PAGE_SIZE, h_ap);
+	}
 	for (unsigned i = 0; i < in->vcpus; i++) {
-		const uint8_t *page = i == 0 ? bsp : ap;
-		snp_gctx_update_vmsa(&g, SNP_VMSA_GPA, page);
+		snp_gctx_update_page(&g, SNP_PAGE_VMSA, SNP_VMSA_GPA, i == 0 ? h_bsp : h_ap);
 		if (in->vmsa_cb)
-			in->vmsa_cb(in->vmsa_userdata, i, page);
+			in->vmsa_cb(in->vmsa_userdata, i, i == 0 ? bsp : ap);
 	}
 	out->pages += in->vcpus;
 	memcpy(out->digest, g.ld, SNP_LD_SIZE);
@@ -264,10 +268,11 @@ static int measure_svsm(const struct snp_measure_input *in, const struct ovmf *o
 	plain.kernel = false;
 	if ((r = fold_sections(&g, &s, SNP_VMM_QEMU, &plain, &out->pages, err, errlen)) < 0)
 		return r;
-	uint8_t vmsa[SNP_PAGE_SIZE];
+	uint8_t vmsa[SNP_PAGE_SIZE], h[SNP_LD_SIZE];
 	snp_vmsa_build_svsm(vmsa, eip, in->vcpu_sig);
+	SHA384(vmsa, SNP_PAGE_SIZE, h);
 	for (unsigned i = 0; i < in->vcpus; i++) {
-		snp_gctx_update_vmsa(&g, SNP_VMSA_GPA, vmsa);
+		snp_gctx_update_page(&g, SNP_PAGE_VMSA, SNP_VMSA_GPA, h);
 		if (in->vmsa_cb)
 			in->vmsa_cb(in->vmsa_userdata, i, vmsa);
 	}
