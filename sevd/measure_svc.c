@@ -22,7 +22,16 @@ struct fw_entry {
 	size_t size;
 	uint8_t prefix[48]; /* SNP chain after the firmware pages */
 	bool prefix_ok;
-	uint64_t used;
+	uint64_t used, load;
+};
+
+/* Later stages of the SNP chain, per loaded firmware (load): the chain before the VMSAs for a
+ * (VMM, kernel hashes), and the two VMSA page hashes for a (VMM, features, signature). */
+#define STAGE_ENTRIES 64
+struct stage_entry {
+	uint64_t load, used;
+	uint8_t key[128];
+	uint8_t value[96];
 };
 
 struct hash_entry {
@@ -37,6 +46,7 @@ struct sevd_measure_cache {
 	struct hash_entry *hashes; /* SEVD_HASH_CACHE_ENTRIES */
 	uint64_t clock;
 	size_t fw_bytes; /* sum of the cached firmware copies */
+	struct stage_entry pre_vmsa[STAGE_ENTRIES], vmsa[STAGE_ENTRIES];
 };
 
 static int fail(char *err, size_t errlen, int r, const char *fmt, ...)
@@ -220,10 +230,34 @@ static struct fw_entry *firmware(struct sevd_measure_cache *c, const char *path,
 	victim->id = id;
 	victim->data = (uint8_t *)buf;
 	victim->size = len;
-	victim->used = ++c->clock;
+	victim->used = victim->load = ++c->clock;
 	c->fw_bytes += len;
 	*cached = false;
 	return victim;
+}
+
+static struct stage_entry *stage_find(struct sevd_measure_cache *c, struct stage_entry *tab,
+				      uint64_t load, const uint8_t key[128])
+{
+	for (size_t i = 0; i < STAGE_ENTRIES; i++)
+		if (tab[i].used && tab[i].load == load && memcmp(tab[i].key, key, 128) == 0) {
+			tab[i].used = ++c->clock;
+			return &tab[i];
+		}
+	return NULL;
+}
+
+static void stage_put(struct sevd_measure_cache *c, struct stage_entry *tab, uint64_t load,
+		      const uint8_t key[128], const uint8_t *value, size_t n)
+{
+	struct stage_entry *v = &tab[0];
+	for (size_t i = 1; i < STAGE_ENTRIES; i++)
+		if (tab[i].used < v->used)
+			v = &tab[i];
+	v->load = load;
+	v->used = ++c->clock;
+	memcpy(v->key, key, 128);
+	memcpy(v->value, value, n);
 }
 
 int sevd_measure(struct sevd_measure_cache *c, char *const *image_dirs, size_t n_dirs,
@@ -301,12 +335,32 @@ int sevd_measure(struct sevd_measure_cache *c, char *const *image_dirs, size_t n
 	} else {
 		if (snp_chain)
 			in.seed = fw->prefix;
+		/* Stage keys: everything each stage depends on besides the firmware load. */
+		uint8_t pre_key[128] = {0}, vmsa_key[128] = {0};
+		struct stage_entry *pre = NULL, *vm = NULL;
+		if (req->mode == SNP_MODE_SNP) {
+			pre_key[0] = (uint8_t)in.vmm;
+			pre_key[1] = in.kernel;
+			if (in.kernel)
+				memcpy(pre_key + 8, &in.hashes, sizeof(in.hashes));
+			vmsa_key[0] = (uint8_t)in.vmm;
+			memcpy(vmsa_key + 8, &in.guest_features, 8);
+			memcpy(vmsa_key + 16, &in.vcpu_sig, 8);
+			if ((pre = stage_find(c, c->pre_vmsa, fw->load, pre_key)))
+				in.pre_vmsa = pre->value;
+			if ((vm = stage_find(c, c->vmsa, fw->load, vmsa_key)))
+				in.vmsa_hashes = vm->value;
+		}
 		r = snp_measure(&in, &res, err, errlen);
 		free(svsm);
 		if (r < 0)
 			return r;
-		if (snp_chain)
-			res.pages += (unsigned)(in.ovmf_size / SNP_PAGE_SIZE);
+		if (req->mode == SNP_MODE_SNP) {
+			if (!pre)
+				stage_put(c, c->pre_vmsa, fw->load, pre_key, res.pre_vmsa, 48);
+			if (!vm)
+				stage_put(c, c->vmsa, fw->load, vmsa_key, res.vmsa_hashes, 96);
+		}
 	}
 	memcpy(reply->digest, res.digest, res.digest_len);
 	reply->digest_len = res.digest_len;

@@ -184,22 +184,33 @@ static int measure_snp(const struct snp_measure_input *in, const struct ovmf *o,
 		return r;
 	struct snp_gctx g;
 	out->pages = 0;
-	if (in->seed) {
-		snp_gctx_init(&g, in->seed);
+	if (in->pre_vmsa) {
+		snp_gctx_init(&g, in->pre_vmsa);
 	} else {
-		snp_gctx_init(&g, NULL);
-		if ((r = fold_image(&g, o->data, o->size, ovmf_gpa(o), in->ovmf_page_hashes,
-				    in->threads, &out->pages)) < 0)
-			return fail(err, errlen, r, "out of memory");
+		if (in->seed) {
+			snp_gctx_init(&g, in->seed);
+		} else {
+			snp_gctx_init(&g, NULL);
+			if ((r = fold_image(&g, o->data, o->size, ovmf_gpa(o), in->ovmf_page_hashes,
+					    in->threads, &out->pages)) < 0)
+				return fail(err, errlen, r, "out of memory");
+		}
+		if ((r = fold_sections(&g, o, in->vmm, in, &out->pages, err, errlen)) < 0)
+			return r;
 	}
-	if ((r = fold_sections(&g, o, in->vmm, in, &out->pages, err, errlen)) < 0)
-		return r;
+	memcpy(out->pre_vmsa, g.ld, SNP_LD_SIZE);
 	/* Two distinct pages at most: hash each once, fold it per vCPU. */
-	uint8_t bsp[SNP_PAGE_SIZE], ap[SNP_PAGE_SIZE], h_bsp[SNP_LD_SIZE], h_ap[SNP_LD_SIZE];
-	snp_vmsa_build(bsp, in->vmm, SNP_BSP_EIP, in->guest_features, in->vcpu_sig);
-	SHA384(bsp, SNP_PAGE_SIZE, h_bsp);
-	if (in->vcpus > 1) {
+	uint8_t bsp[SNP_PAGE_SIZE], ap[SNP_PAGE_SIZE];
+	uint8_t *h_bsp = out->vmsa_hashes, *h_ap = out->vmsa_hashes + SNP_LD_SIZE;
+	bool build = !in->vmsa_hashes || in->vmsa_cb;
+	if (build) {
+		snp_vmsa_build(bsp, in->vmm, SNP_BSP_EIP, in->guest_features, in->vcpu_sig);
 		snp_vmsa_build(ap, in->vmm, o->sev_es_reset_eip, in->guest_features, in->vcpu_sig);
+	}
+	if (in->vmsa_hashes) {
+		memcpy(out->vmsa_hashes, in->vmsa_hashes, 2 * SNP_LD_SIZE);
+	} else {
+		SHA384(bsp, SNP_PAGE_SIZE, h_bsp);
 		SHA384(ap, SNP_PAGE_SIZE, h_ap);
 	}
 	for (unsigned i = 0; i < in->vcpus; i++) {

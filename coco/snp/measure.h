@@ -27,6 +27,13 @@ struct snp_measure_input {
 	/* Optional: start the SNP chain from this value instead of measuring the firmware pages
 	 * (sev-snp-measure --snp-ovmf-hash; the daemon's per-firmware prefix cache). */
 	const uint8_t *seed;
+	/* Optional, SNP mode: the chain after firmware and metadata sections, as returned in
+	 * snp_measure_result.pre_vmsa for the same firmware, kernel hashes and VMM type; only the
+	 * VMSAs are folded then. */
+	const uint8_t *pre_vmsa;
+	/* Optional, SNP mode: SHA-384 of the BSP and AP VMSA pages (2 x 48 bytes), as returned in
+	 * snp_measure_result.vmsa_hashes for the same firmware, VMM type, features and signature. */
+	const uint8_t *vmsa_hashes;
 	bool kernel; /* direct kernel boot: hashes below are used */
 	struct snp_kernel_hashes hashes;
 	unsigned vcpus;
@@ -47,6 +54,9 @@ struct snp_measure_result {
 	size_t digest_len; /* 48 (SNP) or 32 (SEV, SEV-ES) */
 	uint64_t firmware_gpa;
 	unsigned pages; /* pages folded into the SNP chain */
+	/* SNP mode, for callers that cache stages (see pre_vmsa and vmsa_hashes above). */
+	uint8_t pre_vmsa[SNP_LD_SIZE];
+	uint8_t vmsa_hashes[2 * SNP_LD_SIZE];
 };
 
 /* Returns 0, or a negative errno with a message saying what is wrong with the input. */

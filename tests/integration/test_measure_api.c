@@ -77,6 +77,22 @@ START_TEST(digests_and_cache)
 			 "4953b1fb416fa874980e8442b3706d345926d5f38879134e00813c5d7abcbe78eafe7b422"
 			 "907be0b4698e2414a631942");
 	reply_free(&r);
+	/* Stage caches (chain before the VMSAs, VMSA hashes) answer repeats exactly. */
+	for (int round = 0; round < 2; round++) {
+		measure(req, &r);
+		ck_assert_str_eq(json_field(r.body, "digest", buf, sizeof(buf)),
+				 "803f691094946e42068aaa3a8f9e26a5c89f36f7b73ecfb28c653360fe4b3aba7e5344"
+				 "42e7e1e17895dfe778d0228977");
+		reply_free(&r);
+		measure("{\"firmware\":\"ovmf.fd\",\"kernel\":\"vmlinuz\",\"initrd\":\"vmlinuz\","
+			"\"cmdline\":\"\",\"vcpus\":4,\"vcpu_type\":\"EPYC-v4\","
+			"\"guest_features\":33}",
+			&r);
+		ck_assert_str_eq(json_field(r.body, "digest", buf, sizeof(buf)),
+				 "4953b1fb416fa874980e8442b3706d345926d5f38879134e00813c5d7abcbe78eafe7b"
+				 "422907be0b4698e2414a631942");
+		reply_free(&r);
+	}
 	/* Replacing the firmware file invalidates the cached prefix. */
 	copy(FW "/ovmf_OvmfX64_suffix.bin", fw);
 	measure("{\"firmware\":\"ovmf.fd\",\"vcpus\":1,\"vcpu_type\":\"EPYC-v4\","
