@@ -45,6 +45,10 @@ static const struct cli_command commands[] = {
 	{"status", "show the host's SEV-SNP state", status_usage, cmd_status},
 	{"measure", "compute a guest's launch digest (offline; sev-snp-measure flags)",
 	 snpctl_measure_usage, snpctl_measure},
+	{"id-block", "sign an ID block for a launch digest (offline; QEMU id-block/id-auth)",
+	 snpctl_id_block_usage, snpctl_id_block},
+	{"key-digest", "print an ID or author key's digest as attestation reports show it",
+	 snpctl_key_digest_usage, snpctl_key_digest},
 };
 
 int main(int argc, char **argv)

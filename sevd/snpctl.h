@@ -4,3 +4,7 @@
 
 extern const char snpctl_measure_usage[];
 int snpctl_measure(struct cli *cli, int argc, char **argv);
+extern const char snpctl_id_block_usage[];
+int snpctl_id_block(struct cli *cli, int argc, char **argv);
+extern const char snpctl_key_digest_usage[];
+int snpctl_key_digest(struct cli *cli, int argc, char **argv);

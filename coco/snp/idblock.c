@@ -1,4 +1,6 @@
 /* SEV-SNP ID block and ID authentication information (layouts and sources in idblock.h). */
+#include "coco/snp/idblock.h"
+
 #include <openssl/bn.h>
 #include <openssl/core_names.h>
 #include <openssl/ec.h>
@@ -10,7 +12,6 @@
 #include <openssl/sha.h>
 #include <stdarg.h>
 
-#include "coco/snp/idblock.h"
 #include "coco/util.h"
 
 #define P384_BYTES 48 /* significant bytes of a P-384 coordinate, R or S */
@@ -134,7 +135,8 @@ static int check_loaded_key(EVP_PKEY *key, bool need_private, char *err, size_t 
 		return r;
 	bool priv = has_private(key);
 	if (need_private && !priv)
-		return fail(-EINVAL, err, errlen, "a private key is needed to sign, this is public only");
+		return fail(-EINVAL, err, errlen,
+			    "a private key is needed to sign, this is public only");
 	EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_pkey(NULL, key, NULL);
 	if (!ctx)
 		return fail(-ENOMEM, err, errlen, "out of memory");
@@ -164,13 +166,17 @@ int snp_id_key_from_pem(const void *pem, size_t len, bool need_private, EVP_PKEY
 	if (!bio)
 		return fail(-ENOMEM, err, errlen, "out of memory");
 	bool wanted_pass = false;
-	EVP_PKEY *key = PEM_read_bio_PrivateKey_ex(bio, NULL, refuse_passphrase, &wanted_pass, NULL,
-						   NULL);
-	if (!key && !wanted_pass && !need_private && BIO_reset(bio) == 0) {
-		ERR_clear_error();
-		key = PEM_read_bio_PUBKEY_ex(bio, NULL, refuse_passphrase, &wanted_pass, NULL, NULL);
-	}
+	EVP_PKEY *key =
+	    PEM_read_bio_PrivateKey_ex(bio, NULL, refuse_passphrase, &wanted_pass, NULL, NULL);
 	BIO_free(bio);
+	if (!key && !wanted_pass && !need_private) {
+		ERR_clear_error();
+		if (!(bio = BIO_new_mem_buf(pem, (int)len)))
+			return fail(-ENOMEM, err, errlen, "out of memory");
+		key =
+		    PEM_read_bio_PUBKEY_ex(bio, NULL, refuse_passphrase, &wanted_pass, NULL, NULL);
+		BIO_free(bio);
+	}
 	if (!key) {
 		if (wanted_pass)
 			return fail(-EINVAL, err, errlen,
@@ -232,8 +238,9 @@ int snp_id_pubkey_decode(const uint8_t pub[SNP_ECDSA_PUBKEY_SIZE], EVP_PKEY **re
 {
 	uint32_t curve = get_le32(pub);
 	if (curve != SNP_ECC_CURVE_P384)
-		return fail(-EINVAL, err, errlen, "public key CURVE is %u, only %d (P-384) is defined",
-			    curve, SNP_ECC_CURVE_P384);
+		return fail(-EINVAL, err, errlen,
+			    "public key CURVE is %u, only %d (P-384) is defined", curve,
+			    SNP_ECC_CURVE_P384);
 	const uint8_t *qx = pub + SNP_ECDSA_PUBKEY_QX_OFF, *qy = pub + SNP_ECDSA_PUBKEY_QY_OFF;
 	if (!all_zero(qx + P384_BYTES, SNP_ECDSA_COORD_SIZE - P384_BYTES) ||
 	    !all_zero(qy + P384_BYTES, SNP_ECDSA_COORD_SIZE - P384_BYTES))
@@ -247,9 +254,9 @@ int snp_id_pubkey_decode(const uint8_t pub[SNP_ECDSA_PUBKEY_SIZE], EVP_PKEY **re
 	}
 	char group[] = SN_secp384r1;
 	OSSL_PARAM params[] = {
-		OSSL_PARAM_construct_utf8_string(OSSL_PKEY_PARAM_GROUP_NAME, group, 0),
-		OSSL_PARAM_construct_octet_string(OSSL_PKEY_PARAM_PUB_KEY, point, sizeof(point)),
-		OSSL_PARAM_construct_end(),
+	    OSSL_PARAM_construct_utf8_string(OSSL_PKEY_PARAM_GROUP_NAME, group, 0),
+	    OSSL_PARAM_construct_octet_string(OSSL_PKEY_PARAM_PUB_KEY, point, sizeof(point)),
+	    OSSL_PARAM_construct_end(),
 	};
 	EVP_PKEY *key = NULL;
 	EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_name(NULL, "EC", NULL);
@@ -396,11 +403,11 @@ int snp_id_auth_verify(const uint8_t *id_block, size_t id_block_len, const uint8
 	if (r < 0)
 		return r;
 	if (author_key_en) {
-		r = verify_one("author key (ID_KEY_SIG)",
-			       get_le32(id_auth + SNP_ID_AUTH_AUTH_KEY_ALGO_OFF),
-			       id_auth + SNP_ID_AUTH_AUTHOR_KEY_OFF,
-			       id_auth + SNP_ID_AUTH_ID_KEY_SIG_OFF, id_auth + SNP_ID_AUTH_ID_KEY_OFF,
-			       SNP_ECDSA_PUBKEY_SIZE, v.author_key_digest, err, errlen);
+		r = verify_one(
+		    "author key (ID_KEY_SIG)", get_le32(id_auth + SNP_ID_AUTH_AUTH_KEY_ALGO_OFF),
+		    id_auth + SNP_ID_AUTH_AUTHOR_KEY_OFF, id_auth + SNP_ID_AUTH_ID_KEY_SIG_OFF,
+		    id_auth + SNP_ID_AUTH_ID_KEY_OFF, SNP_ECDSA_PUBKEY_SIZE, v.author_key_digest,
+		    err, errlen);
 		if (r < 0)
 			return r;
 		v.author_key = true;

@@ -35,12 +35,12 @@
 /* SNP ABI "ID Authentication Information Structure", 0x1000 bytes; reserved ranges
  * 0x008-0x03F, 0x644-0x67F and 0xC84-0xFFF are zero. */
 #define SNP_ID_AUTH_SIZE 0x1000
-#define SNP_ID_AUTH_ID_KEY_ALGO_OFF 0x000     /* ID_KEY_ALGO, u32 */
-#define SNP_ID_AUTH_AUTH_KEY_ALGO_OFF 0x004   /* AUTH_KEY_ALGO, u32 (0 without author key) */
-#define SNP_ID_AUTH_ID_BLOCK_SIG_OFF 0x040    /* ID_BLOCK_SIG: ID key over the ID block */
-#define SNP_ID_AUTH_ID_KEY_OFF 0x240	      /* ID_KEY: public key structure */
-#define SNP_ID_AUTH_ID_KEY_SIG_OFF 0x680      /* ID_KEY_SIG: author key over ID_KEY */
-#define SNP_ID_AUTH_AUTHOR_KEY_OFF 0x880      /* AUTHOR_KEY: public key structure */
+#define SNP_ID_AUTH_ID_KEY_ALGO_OFF 0x000   /* ID_KEY_ALGO, u32 */
+#define SNP_ID_AUTH_AUTH_KEY_ALGO_OFF 0x004 /* AUTH_KEY_ALGO, u32 (0 without author key) */
+#define SNP_ID_AUTH_ID_BLOCK_SIG_OFF 0x040  /* ID_BLOCK_SIG: ID key over the ID block */
+#define SNP_ID_AUTH_ID_KEY_OFF 0x240	    /* ID_KEY: public key structure */
+#define SNP_ID_AUTH_ID_KEY_SIG_OFF 0x680    /* ID_KEY_SIG: author key over ID_KEY */
+#define SNP_ID_AUTH_AUTHOR_KEY_OFF 0x880    /* AUTHOR_KEY: public key structure */
 
 /* SNP ABI signature algorithm encoding: 1 = ECDSA P-384 with SHA-384. */
 #define SNP_SIG_ALGO_ECDSA_P384_SHA384 1
@@ -106,7 +106,7 @@ int snp_id_auth_sign(const uint8_t id_block[SNP_ID_BLOCK_SIZE], EVP_PKEY *id_key
 
 struct snp_id_auth_verified {
 	uint8_t id_key_digest[SNP_LD_SIZE];
-	bool author_key;			/* author_key_en was set and its signature verified */
+	bool author_key; /* author_key_en was set and its signature verified */
 	uint8_t author_key_digest[SNP_LD_SIZE]; /* zeros without author key */
 };
 
