@@ -110,5 +110,10 @@ struct svc_reply {
 };
 
 typedef void (*svc_dispatch_fn)(void *ctx, const struct svc_req *req, struct svc_reply *reply);
+/* For slow operations: returns 1 when the reply was filled at once, 0 when the work was queued
+ * and complete(userdata) will run later on the loop thread (req and reply must stay valid until
+ * then). */
+typedef int (*svc_dispatch_async_fn)(void *ctx, const struct svc_req *req, struct svc_reply *reply,
+				     void (*complete)(void *userdata), void *userdata);
 
 void svc_reply_clear(const struct svc_req *req, struct svc_reply *reply);

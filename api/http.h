@@ -38,6 +38,7 @@ struct api_response {
 
 struct api_env {
 	svc_dispatch_fn dispatch;
+	svc_dispatch_async_fn dispatch_async;
 	void *dispatch_ctx;
 	const char *openapi;
 	size_t openapi_len;
@@ -49,11 +50,25 @@ struct api_env {
 typedef void (*api_handler_fn)(const struct api_env *env, struct api_request *rq,
 			       struct api_response *rs);
 
+/* A slow request: prepare builds the typed request (or a problem in rs and returns false),
+ * the server dispatches it without blocking the loop, render turns the reply into rs. */
+struct api_async {
+	struct svc_req req;
+	struct svc_reply reply;
+	json_object *keep; /* the parsed body, which req's strings point into */
+};
+typedef bool (*api_prepare_fn)(const struct api_env *env, struct api_request *rq,
+			       struct api_response *rs, struct api_async *a);
+typedef void (*api_render_fn)(const struct api_env *env, struct api_async *a,
+			      struct api_response *rs);
+
 struct api_route {
 	const char *method;
 	const char *pattern; /* "{name}" segments capture one path segment */
 	enum coco_role role; /* COCO_ROLE_NONE: no credentials needed */
-	api_handler_fn handler;
+	api_handler_fn handler;  /* synchronous routes */
+	api_prepare_fn prepare;  /* asynchronous routes: prepare + render */
+	api_render_fn render;
 };
 
 extern const struct api_route api_routes[];

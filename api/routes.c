@@ -229,14 +229,19 @@ static void put_log_level(const struct api_env *env, struct api_request *rq,
 }
 
 const struct api_route api_routes[] = {
-	{"GET", "/healthz", COCO_ROLE_NONE, get_healthz},
-	{"GET", "/readyz", COCO_ROLE_NONE, get_readyz},
-	{"GET", "/metrics", COCO_ROLE_READER, get_metrics},
-	{"GET", "/v1/openapi.yaml", COCO_ROLE_READER, get_openapi},
-	{"GET", "/v1/host", COCO_ROLE_READER, get_host},
-	{"POST", "/v1/host/reload", COCO_ROLE_ADMIN, post_reload},
-	{"PUT", "/v1/host/log-level", COCO_ROLE_ADMIN, put_log_level},
-	{"GET", "/v1/operations/{id}", COCO_ROLE_READER, get_operation},
-	{"POST", "/v1/snp/measurements", COCO_ROLE_READER, api_post_snp_measurement},
+	{.method = "GET", .pattern = "/healthz", .role = COCO_ROLE_NONE, .handler = get_healthz},
+	{.method = "GET", .pattern = "/readyz", .role = COCO_ROLE_NONE, .handler = get_readyz},
+	{.method = "GET", .pattern = "/metrics", .role = COCO_ROLE_READER, .handler = get_metrics},
+	{.method = "GET", .pattern = "/v1/openapi.yaml", .role = COCO_ROLE_READER,
+	 .handler = get_openapi},
+	{.method = "GET", .pattern = "/v1/host", .role = COCO_ROLE_READER, .handler = get_host},
+	{.method = "POST", .pattern = "/v1/host/reload", .role = COCO_ROLE_ADMIN,
+	 .handler = post_reload},
+	{.method = "PUT", .pattern = "/v1/host/log-level", .role = COCO_ROLE_ADMIN,
+	 .handler = put_log_level},
+	{.method = "GET", .pattern = "/v1/operations/{id}", .role = COCO_ROLE_READER,
+	 .handler = get_operation},
+	{.method = "POST", .pattern = "/v1/snp/measurements", .role = COCO_ROLE_READER,
+	 .prepare = api_snp_measurement_prepare, .render = api_snp_measurement_render},
 };
 const size_t api_n_routes = ARRAY_SIZE(api_routes);

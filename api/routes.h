@@ -2,5 +2,7 @@
 #pragma once
 #include "api/http.h"
 
-void api_post_snp_measurement(const struct api_env *env, struct api_request *rq,
-			      struct api_response *rs);
+bool api_snp_measurement_prepare(const struct api_env *env, struct api_request *rq,
+				 struct api_response *rs, struct api_async *a);
+void api_snp_measurement_render(const struct api_env *env, struct api_async *a,
+				struct api_response *rs);

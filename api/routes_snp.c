@@ -32,14 +32,14 @@ static bool get_u64(json_object *v, uint64_t *ret)
 	return true;
 }
 
-void api_post_snp_measurement(const struct api_env *env, struct api_request *rq,
-			      struct api_response *rs)
+bool api_snp_measurement_prepare(const struct api_env *env, struct api_request *rq,
+				 struct api_response *rs, struct api_async *a)
 {
 	json_object *body = api_parse_json_body(rq, rs);
 	if (!body)
-		return;
-	struct svc_req req = {.op = SVC_SNP_MEASURE};
-	struct svc_snp_measure *m = &req.snp_measure;
+		return false;
+	a->req = (struct svc_req){.op = SVC_SNP_MEASURE, .role = rq->role, .actor = rq->actor};
+	struct svc_snp_measure *m = &a->req.snp_measure;
 	m->mode = SNP_MODE_SNP;
 	m->guest_features = 0x1;
 	m->vmm = SNP_VMM_QEMU;
@@ -125,24 +125,25 @@ void api_post_snp_measurement(const struct api_env *env, struct api_request *rq,
 		api_problem(rs, 422, "invalid-request", "Invalid request", "field '%.64s': %s", bad,
 			    why);
 		json_object_put(body);
+		return false;
+	}
+	a->keep = body; /* the request's strings point into it */
+	return true;
+}
+
+void api_snp_measurement_render(const struct api_env *env, struct api_async *a,
+				struct api_response *rs)
+{
+	if (a->reply.status != SVC_OK) {
+		api_problem_from_svc(rs, &a->reply);
 		return;
 	}
-	struct svc_reply reply;
-	req.role = rq->role;
-	req.actor = rq->actor;
-	memset(&reply, 0, sizeof(reply));
-	env->dispatch(env->dispatch_ctx, &req, &reply);
-	json_object_put(body); /* the request's strings pointed into it */
-	if (reply.status != SVC_OK) {
-		api_problem_from_svc(rs, &reply);
-		return;
-	}
-	const struct svc_snp_measurement *r = &reply.snp_measurement;
+	const struct svc_snp_measurement *r = &a->reply.snp_measurement;
 	char hex[97], b64[80];
 	hex_encode(r->digest, r->digest_len, hex);
 	EVP_EncodeBlock((unsigned char *)b64, r->digest, (int)r->digest_len);
 	json_object *o = json_object_new_object(), *cache = json_object_new_object();
-	json_object_object_add(o, "mode", json_object_new_string(snp_mode_name(m->mode)));
+	json_object_object_add(o, "mode", json_object_new_string(snp_mode_name(a->req.snp_measure.mode)));
 	json_object_object_add(o, "digest", json_object_new_string(hex));
 	json_object_object_add(o, "digest_base64", json_object_new_string(b64));
 	json_object_object_add(o, "pages", json_object_new_int64(r->pages));

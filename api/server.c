@@ -59,6 +59,12 @@ struct api_server {
 
 struct req_ctx {
 	uint64_t start;
+	/* Asynchronous routes: the connection is suspended while the service works. */
+	struct api_async *async;
+	bool async_done;
+	struct listener *li;
+	struct MHD_Connection *conn;
+	char actor[320];
 	char *body;
 	size_t len, cap;
 	bool too_large;
@@ -177,6 +183,18 @@ static enum cred_result tls_peer_role(struct api_server *s, struct MHD_Connectio
 	return res;
 }
 
+static void run_listener(struct listener *li);
+
+/* Loop thread: the service finished; let MHD call handle() again to send the reply. */
+static void async_complete(void *userdata)
+{
+	struct req_ctx *rc = userdata;
+	struct listener *li = rc->li;
+	rc->async_done = true;
+	MHD_resume_connection(rc->conn);
+	run_listener(li); /* may complete and free rc */
+}
+
 static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *url,
 			      const char *method, const char *version, const char *upload_data,
 			      size_t *upload_data_size, void **req_cls)
@@ -224,6 +242,12 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 		memcpy(rc->body + rc->len, upload_data, add);
 		rc->len += add;
 		return MHD_YES;
+	}
+	if (rc->async) {
+		if (!rc->async_done)
+			return MHD_YES; /* still working; the connection is suspended */
+		api_routes[rc->route_idx].render(&s->env, rc->async, &rs);
+		return queue(s, c, rc, &rs);
 	}
 	if (rc->too_large) {
 		api_problem(&rs, 413, "payload-too-large", "Payload too large",
@@ -311,6 +335,26 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 	}
 	rq.content_type =
 	    MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
+	if (route->prepare) {
+		rc->async = calloc(1, sizeof(*rc->async));
+		if (!rc->async) {
+			api_problem(&rs, 503, "unavailable", "Service unavailable", "out of memory");
+			return queue(s, c, rc, &rs);
+		}
+		snprintf(rc->actor, sizeof(rc->actor), "%s", actor);
+		rq.actor = rc->actor; /* outlives this call */
+		if (!route->prepare(&s->env, &rq, &rs, rc->async))
+			return queue(s, c, rc, &rs);
+		rc->li = li;
+		rc->conn = c;
+		if (s->env.dispatch_async(s->env.dispatch_ctx, &rc->async->req, &rc->async->reply,
+					  async_complete, rc)) {
+			route->render(&s->env, rc->async, &rs);
+			return queue(s, c, rc, &rs);
+		}
+		MHD_suspend_connection(c);
+		return MHD_YES;
+	}
 	route->handler(&s->env, &rq, &rs);
 	if (rs.status == 0)
 		api_problem(&rs, 500, "internal", "Internal error", "handler produced no response");
@@ -327,6 +371,11 @@ static void completed(void *cls, struct MHD_Connection *c, void **req_cls,
 	if (rc->status)
 		api_metrics_observe(&li->srv->metrics, rc->route_idx, rc->status,
 				    (double)(now_ns() - rc->start) / 1e9);
+	if (rc->async) {
+		svc_reply_clear(&rc->async->req, &rc->async->reply);
+		json_object_put(rc->async->keep);
+		free(rc->async);
+	}
 	free(rc->body);
 	free(rc);
 	*req_cls = NULL;
@@ -532,7 +581,7 @@ static int start_listener(struct api_server *s, struct listener *li, int kind, i
 {
 	li->srv = s;
 	li->kind = kind;
-	unsigned flags = MHD_USE_EPOLL | MHD_USE_ERROR_LOG;
+	unsigned flags = MHD_USE_EPOLL | MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME;
 	bool tls = kind == LISTENER_TCP && s->tls_cert;
 	if (tls)
 		flags |= MHD_USE_TLS;
@@ -593,6 +642,7 @@ int api_server_new(const struct api_server_params *p, struct api_auth *auth, str
 	s->started = p->started;
 	s->env = (struct api_env){
 	    .dispatch = p->dispatch,
+	    .dispatch_async = p->dispatch_async,
 	    .dispatch_ctx = p->dispatch_ctx,
 	    .openapi = api_openapi_yaml,
 	    .openapi_len = api_openapi_yaml_len,

@@ -15,6 +15,7 @@ struct api_server_params {
 	const char *platform_name;
 	int64_t started;
 	svc_dispatch_fn dispatch;
+	svc_dispatch_async_fn dispatch_async;
 	void *dispatch_ctx;
 };
 

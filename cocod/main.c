@@ -371,12 +371,19 @@ int main(int argc, char **argv)
 		api_auth_free(auth);
 		goto out;
 	}
+	/* One worker: measurements run in order, off the loop, and own the measurement cache. */
+	if ((r = coco_workq_new(d.loop, 1, 64, &d.svc.measure_q)) < 0) {
+		log_err("work queue: %s", strerror(-r));
+		api_auth_free(auth);
+		goto out;
+	}
 	struct api_server_params ap = {
 		.config = c,
 		.unix_fd = activated_unix_fd(),
 		.platform_name = coco_platform_name(c->platform),
 		.started = d.svc.started,
 		.dispatch = svc_dispatch,
+		.dispatch_async = svc_dispatch_async,
 		.dispatch_ctx = &d.svc,
 	};
 	if ((r = api_server_new(&ap, auth, d.loop, &d.api, err, sizeof(err))) < 0) {
@@ -393,7 +400,12 @@ int main(int argc, char **argv)
 	ret = r < 0 ? 1 : r;
 	log_info("stopped");
 out:
+	/* Finish queued work first: its completions resume suspended connections, and MHD must
+	 * not be stopped while any is suspended. */
+	if (d.svc.measure_q)
+		coco_workq_drain(d.svc.measure_q);
 	api_server_free(d.api);
+	coco_workq_free(d.svc.measure_q);
 	if (d.sigfd >= 0)
 		close(d.sigfd);
 	if (d.wdfd >= 0)

@@ -141,38 +141,110 @@ static void log_level_set(struct svc *s, const struct svc_req *q, struct svc_rep
 		   coco_log_level_name(r->log_level.current), q->actor);
 }
 
-static void snp_measure_get(struct svc *s, const struct svc_req *q, struct svc_reply *r)
+/* A measurement job: everything it reads is copied, so a reload or the request's end cannot
+ * pull strings from under the worker. */
+struct measure_job {
+	struct svc *svc;
+	struct sevd_measure_req req;
+	char *strings[5];
+	char **dirs;
+	size_t n_dirs;
+	struct svc_reply *reply;
+	void (*complete)(void *userdata);
+	void *userdata;
+};
+
+static void measure_job_free(struct measure_job *j)
 {
-	const struct svc_snp_measure *m = &q->snp_measure;
-	struct sevd_measure_req req = {
-		.mode = m->mode, .firmware = m->firmware, .kernel = m->kernel, .initrd = m->initrd,
-		.svsm = m->svsm, .cmdline = m->cmdline, .vcpus = m->vcpus, .vcpu_sig = m->vcpu_sig,
-		.guest_features = m->guest_features, .vmm = m->vmm, .vars_size = m->vars_size,
-	};
+	for (size_t i = 0; i < ARRAY_SIZE(j->strings); i++)
+		free(j->strings[i]);
+	for (size_t i = 0; i < j->n_dirs; i++)
+		free(j->dirs[i]);
+	free(j->dirs);
+	free(j);
+}
+
+static void measure_work(void *arg)
+{
+	struct measure_job *j = arg;
+	struct svc_reply *r = j->reply;
 	struct sevd_measure_reply rep;
 	char err[sizeof(r->detail)];
-	int e = sevd_measure(s->measure_cache, s->config->image_dirs, s->config->n_image_dirs, &req,
-			     &rep, err, sizeof(err));
+	int e = sevd_measure(j->svc->measure_cache, j->dirs, j->n_dirs, &j->req, &rep, err,
+			     sizeof(err));
 	if (e == -ENOENT || e == -EACCES) {
 		reply_error(r, SVC_E_NOT_FOUND, "%s", err);
-		return;
-	}
-	if (e == -ENOMEM) {
+	} else if (e == -ENOMEM || e == -EAGAIN) {
 		reply_error(r, SVC_E_UNAVAILABLE, "%s", err);
-		return;
-	}
-	if (e < 0) {
+	} else if (e < 0) {
 		reply_error(r, SVC_E_INVALID, "%s", err);
-		return;
+	} else {
+		struct svc_snp_measurement *o = &r->snp_measurement;
+		memcpy(o->digest, rep.digest, rep.digest_len);
+		o->digest_len = rep.digest_len;
+		o->pages = rep.pages;
+		o->elapsed_ns = rep.elapsed_ns;
+		o->firmware_cached = rep.firmware_cached;
+		o->kernel_cached = rep.kernel_cached;
+		o->initrd_cached = rep.initrd_cached;
 	}
-	struct svc_snp_measurement *o = &r->snp_measurement;
-	memcpy(o->digest, rep.digest, rep.digest_len);
-	o->digest_len = rep.digest_len;
-	o->pages = rep.pages;
-	o->elapsed_ns = rep.elapsed_ns;
-	o->firmware_cached = rep.firmware_cached;
-	o->kernel_cached = rep.kernel_cached;
-	o->initrd_cached = rep.initrd_cached;
+}
+
+static void measure_done(void *arg)
+{
+	struct measure_job *j = arg;
+	j->complete(j->userdata);
+	measure_job_free(j);
+}
+
+static int snp_measure_submit(struct svc *s, const struct svc_req *q, struct svc_reply *r,
+			      void (*complete)(void *), void *userdata)
+{
+	const struct svc_snp_measure *m = &q->snp_measure;
+	struct measure_job *j = calloc(1, sizeof(*j));
+	if (!j)
+		goto oom;
+	*j = (struct measure_job){.svc = s, .reply = r, .complete = complete, .userdata = userdata};
+	const char *src[5] = {m->firmware, m->kernel, m->initrd, m->svsm, m->cmdline};
+	for (size_t i = 0; i < 5; i++)
+		if (src[i] && !(j->strings[i] = strdup(src[i])))
+			goto oom;
+	j->dirs = calloc(s->config->n_image_dirs + 1, sizeof(*j->dirs));
+	if (!j->dirs)
+		goto oom;
+	for (; j->n_dirs < s->config->n_image_dirs; j->n_dirs++)
+		if (!(j->dirs[j->n_dirs] = strdup(s->config->image_dirs[j->n_dirs])))
+			goto oom;
+	j->req = (struct sevd_measure_req){
+		.mode = m->mode, .firmware = j->strings[0], .kernel = j->strings[1],
+		.initrd = j->strings[2], .svsm = j->strings[3], .cmdline = j->strings[4],
+		.vcpus = m->vcpus, .vcpu_sig = m->vcpu_sig, .guest_features = m->guest_features,
+		.vmm = m->vmm, .vars_size = m->vars_size,
+	};
+	int e = coco_workq_submit(s->measure_q, measure_work, measure_done, j);
+	if (e == 0)
+		return 0;
+	measure_job_free(j);
+	reply_error(r, SVC_E_UNAVAILABLE, "%s",
+		    e == -EAGAIN ? "too many measurements queued; retry shortly" : "out of memory");
+	return 1;
+oom:
+	if (j)
+		measure_job_free(j);
+	reply_error(r, SVC_E_UNAVAILABLE, "out of memory");
+	return 1;
+}
+
+int svc_dispatch_async(void *ctx, const struct svc_req *req, struct svc_reply *reply,
+		       void (*complete)(void *userdata), void *userdata)
+{
+	struct svc *s = ctx;
+	reply->status = SVC_OK;
+	reply->detail[0] = '\0';
+	if (req->op == SVC_SNP_MEASURE)
+		return snp_measure_submit(s, req, reply, complete, userdata);
+	svc_dispatch(ctx, req, reply);
+	return 1;
 }
 
 void svc_dispatch(void *ctx, const struct svc_req *req, struct svc_reply *reply)
@@ -186,7 +258,7 @@ void svc_dispatch(void *ctx, const struct svc_req *req, struct svc_reply *reply)
 	case SVC_OPERATION_GET: operation_get(s, req, reply); return;
 	case SVC_RELOAD: reload(s, req, reply); return;
 	case SVC_LOG_LEVEL_SET: log_level_set(s, req, reply); return;
-	case SVC_SNP_MEASURE: snp_measure_get(s, req, reply); return;
+	case SVC_SNP_MEASURE: break; /* slow: only through svc_dispatch_async */
 	}
 	reply_error(reply, SVC_E_INTERNAL, "unknown operation %d", (int)req->op);
 }

@@ -85,7 +85,18 @@ static void run_handler(size_t idx, struct api_request *rq)
 	struct api_response rs = {0};
 	rq->role = api_routes[idx].role;
 	rq->actor = "fuzz";
-	api_routes[idx].handler(&env, rq, &rs);
+	if (api_routes[idx].handler) {
+		api_routes[idx].handler(&env, rq, &rs);
+	} else {
+		/* Asynchronous route: prepare, then render the stub's answer. */
+		FUZZ_CHECK(api_routes[idx].prepare && api_routes[idx].render);
+		struct api_async a = {0};
+		if (api_routes[idx].prepare(&env, rq, &rs, &a)) {
+			stub_dispatch(NULL, &a.req, &a.reply);
+			api_routes[idx].render(&env, &a, &rs);
+			json_object_put(a.keep);
+		}
+	}
 	FUZZ_CHECK(rs.status >= 200 && rs.status <= 599);
 	FUZZ_CHECK(rs.content_type && rs.body && rs.body_len > 0);
 	api_response_clear(&rs);
