@@ -88,8 +88,11 @@ bool api_snp_measurement_prepare(const struct api_env *env, struct api_request *
 		} else if (streq(key, "vcpu_family") || streq(key, "vcpu_model") ||
 			   streq(key, "vcpu_stepping")) {
 			int i = key[5] == 'f' ? 0 : key[5] == 'm' ? 1 : 2;
-			if (!get_u64(v, &fms[i]) || fms[i] > 0x10e)
-				bad = key, why = "a small integer";
+			static const uint64_t max[3] = {0x10e, 0xff, 0xf};
+			if (!get_u64(v, &fms[i]) || fms[i] > max[i])
+				bad = key, why = i == 0 ? "an integer from 0 to 270"
+					 : i == 1 ? "an integer from 0 to 255"
+						  : "an integer from 0 to 15";
 			have_fms[i] = true;
 		} else if (streq(key, "guest_features")) {
 			if (!get_u64(v, &m->guest_features))

@@ -141,6 +141,7 @@ static int parse_args(int argc, char **argv, struct measure_args *a)
 	};
 	*a = (struct measure_args){.features = 0x1, .vmm_type = "qemu", .format = "hex"};
 	optind = 1;
+	opterr = 0; /* getopt would name the program "measure" */
 	int o;
 	while ((o = getopt_long(argc, argv, "vh", opts, NULL)) != -1) {
 		uint64_t *num = NULL;
@@ -169,7 +170,8 @@ static int parse_args(int argc, char **argv, struct measure_args *a)
 		case OPT_VARS_SIZE: num = &a->vars_size, have = &a->have_vars_size; break;
 		case OPT_FEATURES: num = &a->features; break;
 		case OPT_THREADS: num = &a->threads; break;
-		default: return usage_error("bad option");
+		default:
+			return usage_error("unknown option '%s'", argv[optind - 1]);
 		}
 		if (num && parse_int0(optarg, num) < 0)
 			return usage_error("'%s' is not a non-negative integer", optarg);
@@ -205,6 +207,9 @@ static int validate(struct measure_args *a, struct snp_measure_input *in, uint8_
 		return usage_error("--vcpus: at most 4096");
 	if (snp_vmm_type_from_name(a->vmm_type, &in->vmm) < 0)
 		return usage_error("unknown VMM type '%s' (qemu, ec2, gce)", a->vmm_type);
+	uint32_t type_sig;
+	if (a->vcpu_type && snp_vcpu_type_sig(a->vcpu_type, &type_sig) < 0)
+		return usage_error("unknown --vcpu-type '%s' (see --help)", a->vcpu_type);
 	if (a->have_family || a->have_model || a->have_stepping) {
 		if (!(a->have_family && a->have_model && a->have_stepping))
 			return usage_error("--vcpu-family, --vcpu-model and --vcpu-stepping go together");
@@ -213,6 +218,9 @@ static int validate(struct measure_args *a, struct snp_measure_input *in, uint8_
 		in->vcpu_sig = snp_vcpu_sig((unsigned)a->family, (unsigned)a->model,
 					    (unsigned)a->stepping);
 	} else if (a->have_sig) {
+		if (a->sig > UINT32_MAX)
+			return usage_error("--vcpu-sig 0x%llx is not a 32-bit CPUID signature",
+					   (unsigned long long)a->sig);
 		in->vcpu_sig = a->sig;
 	} else if (a->vcpu_type) {
 		uint32_t sig;
@@ -293,7 +301,8 @@ int snpctl_measure(struct cli *cli, int argc, char **argv)
 	}
 	if (in.mode == SNP_MODE_SVSM) {
 		if (!a.svsm) {
-			fprintf(stderr, "snpctl measure: snp:svsm mode requires --svsm FILE\n");
+			fprintf(stderr, "snpctl measure: snp:svsm mode requires --svsm FILE\n"
+					"see 'snpctl measure --help'\n");
 			ret = 2;
 			goto out;
 		}
@@ -351,7 +360,7 @@ int snpctl_measure(struct cli *cli, int argc, char **argv)
 		       "\"elapsed_ms\":%.3f}\n",
 		       snp_mode_name(in.mode), hex, b64, (unsigned long long)res.firmware_gpa,
 		       res.pages, in.vcpus, snp_vmm_type_name(in.vmm), ms);
-	} else if (a.verbose) {
+	} else if (a.verbose && in.mode != SNP_MODE_OVMF_HASH) {
 		printf("Calculated %s guest measurement: %s\n", verbose_name(in.mode), out_s);
 	} else {
 		printf("%s\n", out_s);

@@ -272,7 +272,9 @@ int sevd_measure(struct sevd_measure_cache *c, char *const *image_dirs, size_t n
 		return fail(err, errlen, -EINVAL, "firmware is required");
 	if ((r = sevd_resolve_image(image_dirs, n_dirs, req->firmware, fw_path, err, errlen)) < 0)
 		return r;
-	if ((req->initrd || req->cmdline) && !req->kernel && req->mode != SNP_MODE_OVMF_HASH)
+	/* An empty command line without a kernel means nothing, as with --append "". */
+	if ((req->initrd || (req->cmdline && *req->cmdline)) && !req->kernel &&
+	    req->mode != SNP_MODE_OVMF_HASH)
 		return fail(err, errlen, -EINVAL, "initrd and cmdline need a kernel");
 	struct snp_measure_input in = {
 		.mode = req->mode, .vcpus = req->vcpus, .vcpu_sig = req->vcpu_sig,

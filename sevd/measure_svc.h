@@ -9,7 +9,7 @@
 
 #include "coco/snp/measure.h"
 
-#define SEVD_FW_CACHE_ENTRIES 8      /* firmware mappings kept (file-backed, not copied) */
+#define SEVD_FW_CACHE_ENTRIES 8      /* firmware copies kept (at most 256 MiB in all) */
 #define SEVD_HASH_CACHE_ENTRIES 256  /* kernel/initrd SHA-256s */
 
 struct sevd_measure_cache;

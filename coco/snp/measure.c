@@ -155,10 +155,16 @@ static int need_vcpus(const struct snp_measure_input *in, const struct ovmf *o, 
 		return fail(err, errlen, -EINVAL, "at least one vCPU is needed");
 	if (in->vcpus > 4096)
 		return fail(err, errlen, -EINVAL, "%u vCPUs: at most 4096", in->vcpus);
-	if (o && in->vcpus > 1 && (!o->has_reset_eip || o->sev_es_reset_eip == 0))
+	/* SEV-ES/SNP firmware always carries the AP reset block; without it the image is not
+	 * one an SEV-ES or SNP guest boots (sev-snp-measure refuses it too). */
+	if (o && !o->has_reset_eip)
 		return fail(err, errlen, -EINVAL,
-			    "%u vCPUs, but the firmware has no SEV-ES AP reset vector (OVMF table "
-			    "entry 00f771de-1a7e-4fcb-890e-68c77e2fb44e): APs could not start",
+			    "the firmware has no SEV-ES reset block (OVMF table entry 00f771de-1a7e-"
+			    "4fcb-890e-68c77e2fb44e): it is not SEV-ES/SNP firmware");
+	if (o && in->vcpus > 1 && o->sev_es_reset_eip == 0)
+		return fail(err, errlen, -EINVAL,
+			    "%u vCPUs, but the firmware's SEV-ES AP reset vector is 0: APs could not "
+			    "start",
 			    in->vcpus);
 	return 0;
 }
@@ -178,7 +184,7 @@ static int measure_snp(const struct snp_measure_input *in, const struct ovmf *o,
 		    err, errlen, -EINVAL,
 		    "a kernel was given, but this firmware has no SEV kernel-hashes section "
 		    "(SNP_KERNEL_HASHES): it would boot the kernel unmeasured; use "
-		    "OvmfPkg/AmdSev or drop --kernel/--initrd/--append");
+		    "OvmfPkg/AmdSev, or measure without kernel, initrd and command line");
 	int r = need_vcpus(in, o, err, errlen);
 	if (r < 0)
 		return r;
@@ -241,7 +247,7 @@ static int measure_svsm(const struct snp_measure_input *in, const struct ovmf *o
 	if (in->kernel)
 		return fail(err, errlen, -EINVAL,
 			    "snp:svsm does not measure a kernel: OVMF is loaded by the SVSM "
-			    "without kernel hashes; drop --kernel/--initrd/--append");
+			    "without kernel hashes; measure without kernel, initrd and command line");
 	int r = need_vcpus(in, NULL, err, errlen);
 	if (r < 0)
 		return r;

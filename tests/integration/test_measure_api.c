@@ -197,16 +197,17 @@ START_TEST(loop_not_blocked)
 		uint64_t dt = now_ns() - t0;
 		ck_assert_int_eq(r.status, 200);
 		reply_free(&r);
-		fast += dt < 100000000ull; /* 100 ms */
+		fast += dt < 250000000ull; /* 250 ms, even under ASan on a busy machine */
 		polls++;
 		usleep(20000);
 	}
 	if (polls >= 500)
 		waitpid(child, &st, 0);
 	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "measurement failed");
-	/* The measurement took a while and the loop kept answering promptly meanwhile. */
+	/* The measurement took a while and the loop kept answering meanwhile: a blocked loop
+	 * would hold the first poll until the hash is done, leaving one or two polls. */
 	ck_assert_int_ge(polls, 3);
-	ck_assert_int_eq(fast, polls);
+	ck_assert_int_ge(fast * 10, polls * 9);
 }
 END_TEST
 

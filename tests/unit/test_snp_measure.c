@@ -274,7 +274,13 @@ START_TEST(hostile_images)
 	/* AP reset EIP 0 with several vCPUs. */
 	put32(0xfb8, 0);
 	ck_assert_int_lt(measure_img(img, sizeof(img), SNP_MODE_SNP, false, 2, err, sizeof(err)), 0);
-	ck_assert_ptr_nonnull(strstr(err, "no SEV-ES AP reset vector"));
+	ck_assert_ptr_nonnull(strstr(err, "SEV-ES AP reset vector is 0"));
+	/* No reset block at all: not SEV-ES/SNP firmware, refused even for one vCPU. */
+	load_img();
+	img[0xfbe] ^= 0xff; /* the reset block entry's GUID */
+	ck_assert_int_lt(measure_img(img, sizeof(img), SNP_MODE_SNP, false, 1, err, sizeof(err)), 0);
+	ck_assert_ptr_nonnull(strstr(err, "has no SEV-ES reset block"));
+	ck_assert_int_lt(measure_img(img, sizeof(img), SNP_MODE_SEVES, false, 1, err, sizeof(err)), 0);
 	/* Tiny and truncated images never read out of bounds. */
 	for (size_t n = 1; n < 64; n++) {
 		struct ovmf o;
