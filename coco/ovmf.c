@@ -78,6 +78,11 @@ static int parse_table(struct ovmf *o, char *err, size_t errlen)
 		if (o->n_table >= OVMF_MAX_TABLE_ENTRIES)
 			return fail(err, errlen, "OVMF table has more than %d entries",
 				    OVMF_MAX_TABLE_ENTRIES);
+		/* Duplicates would make the image mean different things to different readers. */
+		for (size_t i = 0; i < o->n_table; i++)
+			if (memcmp(o->table[i].guid.b, o->data + hdr + 2, 16) == 0)
+				return fail(err, errlen,
+					    "OVMF table entry at offset 0x%zx repeats a GUID", hdr);
 		struct ovmf_table_entry *e = &o->table[o->n_table++];
 		memcpy(e->guid.b, o->data + hdr + 2, 16);
 		e->offset = end - len;

@@ -66,10 +66,22 @@ static int fold_image(struct snp_gctx *g, const uint8_t *img, size_t size, uint6
 }
 
 /* Metadata sections in table order (OvmfPkg/ResetVector/X64/OvmfSevMetadata.asm). */
+/* Real images describe well under 1 MiB of sections; a hostile one could ask for ~64 x 4 GiB
+ * of page folds. */
+#define SNP_MAX_SECTION_BYTES (256ull << 20)
+
 static int fold_sections(struct snp_gctx *g, const struct ovmf *o, enum snp_vmm_type vmm,
 			 const struct snp_measure_input *in, unsigned *pages, char *err,
 			 size_t errlen)
 {
+	uint64_t total = 0;
+	for (size_t i = 0; i < o->n_sections; i++)
+		total += o->sections[i].size;
+	if (total > SNP_MAX_SECTION_BYTES)
+		return fail(err, errlen, -EINVAL,
+			    "SEV metadata sections cover %llu MiB (at most %llu MiB)",
+			    (unsigned long long)(total >> 20),
+			    (unsigned long long)(SNP_MAX_SECTION_BYTES >> 20));
 	for (size_t i = 0; i < o->n_sections; i++) {
 		const struct ovmf_sev_section *s = &o->sections[i];
 		bool multi = s->type == OVMF_SEV_SNP_SEC_MEM || s->type == OVMF_SEV_SVSM_CAA ||
@@ -121,7 +133,8 @@ static int fold_sections(struct snp_gctx *g, const struct ovmf *o, enum snp_vmm_
 				    "table location (OVMF table entry 7255371f-3a3b-4b04-927b-"
 				    "1da6efa8d454)");
 			if (o->hash_table_gpa < s->gpa ||
-			    o->hash_table_gpa + SNP_HASH_TABLE_PADDED > (uint64_t)s->gpa + s->size)
+			    (uint64_t)o->hash_table_gpa + SNP_HASH_TABLE_PADDED >
+				(uint64_t)s->gpa + s->size)
 				return fail(
 				    err, errlen, -EINVAL,
 				    "SEV hash table at 0x%x does not fit in the SNP_KERNEL_HASHES "
@@ -129,7 +142,10 @@ static int fold_sections(struct snp_gctx *g, const struct ovmf *o, enum snp_vmm_
 				    o->hash_table_gpa, s->gpa);
 			{
 				uint8_t page[SNP_PAGE_SIZE];
-				snp_hash_table_page(&in->hashes, o->hash_table_gpa, page);
+				if (snp_hash_table_page(&in->hashes, o->hash_table_gpa, page) < 0)
+					return fail(err, errlen, -EINVAL,
+						    "SEV hash table at 0x%x crosses its page",
+						    o->hash_table_gpa);
 				snp_gctx_update_normal(g, s->gpa, page, SNP_PAGE_SIZE);
 				*pages += 1;
 			}

@@ -275,6 +275,28 @@ START_TEST(hostile_images)
 	put32(0xfb8, 0);
 	ck_assert_int_lt(measure_img(img, sizeof(img), SNP_MODE_SNP, false, 2, err, sizeof(err)), 0);
 	ck_assert_ptr_nonnull(strstr(err, "SEV-ES AP reset vector is 0"));
+	/* Found by reading the code while writing fuzz_ovmf: a hash table GPA near 4 GiB wrapped
+	 * the 32-bit fit check, and an unfilled stack page was measured. */
+	load_img();
+	put32(0xabc, 0xfffff000); /* section 0: the kernel-hashes page at the top */
+	put32(0xac0, 0x1000);
+	put32(0xac4, OVMF_SEV_SNP_KERNEL_HASHES);
+	put32(0xab8, 1);          /* one section */
+	put32(0xab0, 0x1c);
+	put32(0xf84, 0xffffff51); /* hash table GPA */
+	ck_assert_int_lt(measure_img(img, sizeof(img), SNP_MODE_SNP, true, 1, err, sizeof(err)), 0);
+	ck_assert_msg(strstr(err, "does not fit in the SNP_KERNEL_HASHES page"), "%s", err);
+	/* Sections asking for gigabytes of folds are refused before any work. */
+	load_img();
+	put32(0xabc, 0);
+	put32(0xac0, 0xfffff000);
+	ck_assert_int_lt(measure_img(img, sizeof(img), SNP_MODE_SNP, false, 1, err, sizeof(err)), 0);
+	ck_assert_msg(strstr(err, "sections cover 4096 MiB (at most 256 MiB)"), "%s", err);
+	/* Two table entries with one GUID. */
+	load_img();
+	memcpy(img + 0xf74, img + 0xfbe, 16); /* metadata entry gets the reset block's GUID */
+	ck_assert_int_lt(measure_img(img, sizeof(img), SNP_MODE_SNP, false, 1, err, sizeof(err)), 0);
+	ck_assert_msg(strstr(err, "repeats a GUID"), "%s", err);
 	/* No reset block at all: not SEV-ES/SNP firmware, refused even for one vCPU. */
 	load_img();
 	img[0xfbe] ^= 0xff; /* the reset block entry's GUID */
