@@ -36,6 +36,7 @@ test-asan:
 bench:
 	@bash scripts/install-deps --bench
 	bash bench/run
+	bash bench/measure
 
 fuzz:
 	@bash scripts/install-deps --fuzz

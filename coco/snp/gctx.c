@@ -1,10 +1,24 @@
 #include "coco/snp/gctx.h"
 
 #include <errno.h>
+#include <openssl/evp.h>
 #include <openssl/sha.h>
 #include <pthread.h>
 #include <string.h>
 #include <unistd.h>
+
+/* OpenSSL 3 looks the algorithm up on every SHA384() call; fetch it once (an immutable handle,
+ * never freed: it lives as long as the process). */
+static EVP_MD *sha384_md;
+static void fetch_sha384(void) { sha384_md = EVP_MD_fetch(NULL, "SHA384", NULL); }
+
+static void sha384(const uint8_t *d, size_t n, uint8_t out[SNP_LD_SIZE])
+{
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
+	pthread_once(&once, fetch_sha384);
+	if (!sha384_md || EVP_Digest(d, n, out, NULL, sha384_md, NULL) != 1)
+		SHA384(d, n, out); /* no provider handle: the slow path still gives the answer */
+}
 
 void snp_gctx_init(struct snp_gctx *g, const uint8_t *seed)
 {
@@ -27,7 +41,7 @@ void snp_gctx_update_page(struct snp_gctx *g, enum snp_page_type type, uint64_t 
 	    (uint8_t)type; /* 0x62 PAGE_TYPE; 0x63 IMI_PAGE = 0; 0x64..0x67 VMPL perms/rsvd = 0 */
 	for (int i = 0; i < 8; i++) /* 0x68 GPA (u64, little-endian) */
 		info[0x68 + i] = (uint8_t)(gpa >> (8 * i));
-	SHA384(info, sizeof(info), g->ld);
+	sha384(info, sizeof(info), g->ld);
 }
 
 void snp_gctx_update_normal_hashed(struct snp_gctx *g, uint64_t gpa, const uint8_t *hashes,
@@ -44,7 +58,7 @@ int snp_gctx_update_normal(struct snp_gctx *g, uint64_t gpa, const uint8_t *data
 		return -EINVAL;
 	uint8_t h[SNP_LD_SIZE];
 	for (size_t off = 0; off < len; off += SNP_PAGE_SIZE) {
-		SHA384(data + off, SNP_PAGE_SIZE, h);
+		sha384(data + off, SNP_PAGE_SIZE, h);
 		snp_gctx_update_page(g, SNP_PAGE_NORMAL, gpa + off, h);
 	}
 	return 0;
@@ -59,7 +73,7 @@ void snp_gctx_update_typed(struct snp_gctx *g, enum snp_page_type type, uint64_t
 void snp_gctx_update_vmsa(struct snp_gctx *g, uint64_t gpa, const uint8_t page[SNP_PAGE_SIZE])
 {
 	uint8_t h[SNP_LD_SIZE];
-	SHA384(page, SNP_PAGE_SIZE, h);
+	sha384(page, SNP_PAGE_SIZE, h);
 	snp_gctx_update_page(g, SNP_PAGE_VMSA, gpa, h);
 }
 
@@ -73,7 +87,7 @@ static void *hash_worker(void *arg)
 {
 	struct hash_job *j = arg;
 	for (size_t i = j->first; i < j->first + j->count; i++)
-		SHA384(j->data + i * SNP_PAGE_SIZE, SNP_PAGE_SIZE, j->out + i * SNP_LD_SIZE);
+		sha384(j->data + i * SNP_PAGE_SIZE, SNP_PAGE_SIZE, j->out + i * SNP_LD_SIZE);
 	return NULL;
 }
 
