@@ -169,17 +169,20 @@ static const struct gen_input *gen_find(const char *spec)
 static void gen_collect(json_object *arr)
 {
 	static const char *const keys[] = {"ovmf", "kernel", "initrd"};
-	for (size_t i = 0; arr && i < json_object_array_length(arr) && !gs->err[0]; i++)
+	struct gen_state *g = gs;
+	if (!g)
+		return;
+	for (size_t i = 0; arr && i < json_object_array_length(arr) && !g->err[0]; i++)
 		for (size_t k = 0; k < ARRAY_SIZE(keys); k++) {
 			const char *s = str(json_object_array_get_idx(arr, i), keys[k]);
 			if (!s || strncmp(s, "gen", 3) != 0 || gen_find(s))
 				continue;
-			int r = gs->n < MAX_GEN ? gen_parse(s, &gs->in[gs->n]) : -E2BIG;
+			int r = g->n < MAX_GEN ? gen_parse(s, &g->in[g->n]) : -E2BIG;
 			if (r < 0) {
-				snprintf(gs->err, sizeof(gs->err), "%s: %s", s, strerror(-r));
+				snprintf(g->err, sizeof(g->err), "%s: %s", s, strerror(-r));
 				return;
 			}
-			gs->n++;
+			g->n++;
 		}
 }
 
