@@ -1,10 +1,21 @@
 #include "coco/util.h"
 
 #include <ctype.h>
+#include <stdarg.h>
 #include <fcntl.h>
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <time.h>
+
+int set_error(char *err, size_t errlen, int r, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	if (err && errlen)
+		vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+	return r;
+}
 
 char *str_strip(char *s)
 {

@@ -24,6 +24,10 @@ static inline void fclosep(FILE **f) { if (*f) fclose(*f); }
 #define TAKE_PTR(p) ({ __typeof__(p) _t = (p); (p) = NULL; _t; })
 #define TAKE_FD(fd) ({ int _t = (fd); (fd) = -1; _t; })
 
+/* Write a message into err (errlen bytes) and return r: the "fill the caller's message buffer
+ * and fail" step of every pure function that reports why. */
+int set_error(char *err, size_t errlen, int r, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
 /* Strip trailing/leading blanks in place; returns the start. */
 char *str_strip(char *s);
 /* Parse an unsigned decimal integer in [0, max]; -EINVAL / -ERANGE. */

@@ -49,17 +49,6 @@ struct sevd_measure_cache {
 	struct stage_entry pre_vmsa[STAGE_ENTRIES], vmsa[STAGE_ENTRIES];
 };
 
-static int fail(char *err, size_t errlen, int r, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-static int fail(char *err, size_t errlen, int r, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	return r;
-}
-
 int sevd_measure_cache_new(struct sevd_measure_cache **ret)
 {
 	struct sevd_measure_cache *c = calloc(1, sizeof(*c));
@@ -88,15 +77,16 @@ int sevd_resolve_image(char *const *dirs, size_t n_dirs, const char *name, char 
 		       char *err, size_t errlen)
 {
 	if (n_dirs == 0)
-		return fail(err, errlen, -EACCES,
-			    "no image_dir is configured: API requests cannot name files");
+		return set_error(err, errlen, -EACCES,
+				 "no image_dir is configured: API requests cannot name files");
 	if (!*name || strlen(name) >= PATH_MAX - 1)
-		return fail(err, errlen, -EINVAL, "empty or overlong file name");
+		return set_error(err, errlen, -EINVAL, "empty or overlong file name");
 	/* ".." never: names are relative to an image directory, or absolute inside one. */
 	for (const char *p = name; *p;) {
 		size_t l = strcspn(p, "/");
 		if (l == 2 && p[0] == '.' && p[1] == '.')
-			return fail(err, errlen, -EACCES, "'%.200s': '..' is not allowed", name);
+			return set_error(err, errlen, -EACCES, "'%.200s': '..' is not allowed",
+					 name);
 		p += l + (p[l] == '/');
 	}
 	for (size_t i = 0; i < n_dirs; i++) {
@@ -116,7 +106,7 @@ int sevd_resolve_image(char *const *dirs, size_t n_dirs, const char *name, char 
 			return 0;
 		}
 	}
-	return fail(err, errlen, -ENOENT, "'%.200s' is not a file in any image_dir", name);
+	return set_error(err, errlen, -ENOENT, "'%.200s' is not a file in any image_dir", name);
 }
 
 static int file_id(const char *path, struct coco_file_id *id)
@@ -269,30 +259,37 @@ int sevd_measure(struct sevd_measure_cache *c, char *const *image_dirs, size_t n
 	char fw_path[PATH_MAX], k_path[PATH_MAX], i_path[PATH_MAX], s_path[PATH_MAX];
 	int r;
 	if (!req->firmware)
-		return fail(err, errlen, -EINVAL, "firmware is required");
+		return set_error(err, errlen, -EINVAL, "firmware is required");
 	if ((r = sevd_resolve_image(image_dirs, n_dirs, req->firmware, fw_path, err, errlen)) < 0)
 		return r;
 	/* An empty command line without a kernel means nothing, as with --append "". */
 	if ((req->initrd || (req->cmdline && *req->cmdline)) && !req->kernel &&
 	    req->mode != SNP_MODE_OVMF_HASH)
-		return fail(err, errlen, -EINVAL, "initrd and cmdline need a kernel");
+		return set_error(err, errlen, -EINVAL, "initrd and cmdline need a kernel");
 	struct snp_measure_input in = {
-		.mode = req->mode, .vcpus = req->vcpus, .vcpu_sig = req->vcpu_sig,
-		.guest_features = req->mode == SNP_MODE_SEVES ? 0 : req->guest_features,
-		.vmm = req->vmm, .vars_size = req->vars_size, .threads = 0,
+	    .mode = req->mode,
+	    .vcpus = req->vcpus,
+	    .vcpu_sig = req->vcpu_sig,
+	    .guest_features = req->mode == SNP_MODE_SEVES ? 0 : req->guest_features,
+	    .vmm = req->vmm,
+	    .vars_size = req->vars_size,
+	    .threads = 0,
 	};
 	if (req->kernel && req->mode != SNP_MODE_OVMF_HASH) {
-		if ((r = sevd_resolve_image(image_dirs, n_dirs, req->kernel, k_path, err, errlen)) < 0)
+		if ((r = sevd_resolve_image(image_dirs, n_dirs, req->kernel, k_path, err, errlen)) <
+		    0)
 			return r;
 		if ((r = file_sha256(c, k_path, in.hashes.kernel, &reply->kernel_cached)) < 0)
-			return fail(err, errlen, r, "kernel %s: %s", req->kernel, strerror(-r));
+			return set_error(err, errlen, r, "kernel %s: %s", req->kernel,
+					 strerror(-r));
 		if (req->initrd) {
 			if ((r = sevd_resolve_image(image_dirs, n_dirs, req->initrd, i_path, err,
 						    errlen)) < 0)
 				return r;
-			if ((r = file_sha256(c, i_path, in.hashes.initrd, &reply->initrd_cached)) < 0)
-				return fail(err, errlen, r, "initrd %s: %s", req->initrd,
-					    strerror(-r));
+			if ((r = file_sha256(c, i_path, in.hashes.initrd, &reply->initrd_cached)) <
+			    0)
+				return set_error(err, errlen, r, "initrd %s: %s", req->initrd,
+						 strerror(-r));
 		} else {
 			SHA256((const uint8_t *)"", 0, in.hashes.initrd);
 		}
@@ -301,26 +298,27 @@ int sevd_measure(struct sevd_measure_cache *c, char *const *image_dirs, size_t n
 	}
 	struct fw_entry *fw = firmware(c, fw_path, &reply->firmware_cached, &r);
 	if (!fw)
-		return fail(err, errlen, r, "firmware %s: %s", req->firmware, strerror(-r));
+		return set_error(err, errlen, r, "firmware %s: %s", req->firmware, strerror(-r));
 	in.ovmf = fw->data;
 	in.ovmf_size = fw->size;
 	char *svsm = NULL;
 	size_t svsm_len = 0;
 	if (req->mode == SNP_MODE_SVSM) {
 		if (!req->svsm)
-			return fail(err, errlen, -EINVAL, "snp:svsm needs svsm");
-		if ((r = sevd_resolve_image(image_dirs, n_dirs, req->svsm, s_path, err, errlen)) < 0)
+			return set_error(err, errlen, -EINVAL, "snp:svsm needs svsm");
+		if ((r = sevd_resolve_image(image_dirs, n_dirs, req->svsm, s_path, err, errlen)) <
+		    0)
 			return r;
 		if ((r = read_file_max(s_path, FW_MAX_BYTES, &svsm, &svsm_len)) < 0)
-			return fail(err, errlen, r, "svsm %s: %s", req->svsm, strerror(-r));
+			return set_error(err, errlen, r, "svsm %s: %s", req->svsm, strerror(-r));
 		in.svsm = (const uint8_t *)svsm;
 		in.svsm_size = svsm_len;
 	}
 	bool snp_chain = req->mode == SNP_MODE_SNP || req->mode == SNP_MODE_SVSM ||
 			 req->mode == SNP_MODE_OVMF_HASH;
 	if (snp_chain && !fw->prefix_ok) {
-		struct snp_measure_input p = {.mode = SNP_MODE_OVMF_HASH, .ovmf = in.ovmf,
-					      .ovmf_size = in.ovmf_size};
+		struct snp_measure_input p = {
+		    .mode = SNP_MODE_OVMF_HASH, .ovmf = in.ovmf, .ovmf_size = in.ovmf_size};
 		struct snp_measure_result pr;
 		if ((r = snp_measure(&p, &pr, err, errlen)) < 0) {
 			free(svsm);

@@ -9,21 +9,11 @@
 #include <string.h>
 
 #include "coco/ovmf.h"
+#include "coco/util.h"
 
 /* COCONUT-SVSM footer entry: entry point offset from the SVSM image's load address. */
 #define SVSM_GUID_INFO                                                                             \
 	COCO_GUID(0xa789a612, 0x0597, 0x4c4b, 0xa4, 0x9f, 0xcb, 0xb1, 0xfe, 0x9d, 0x1d, 0xdd)
-
-static int fail(char *err, size_t errlen, int r, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-static int fail(char *err, size_t errlen, int r, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	return r;
-}
 
 static const char *const mode_names[] = {
     [SNP_MODE_SNP] = "snp",	  [SNP_MODE_SEVES] = "seves",
@@ -78,16 +68,16 @@ static int fold_sections(struct snp_gctx *g, const struct ovmf *o, enum snp_vmm_
 	for (size_t i = 0; i < o->n_sections; i++)
 		total += o->sections[i].size;
 	if (total > SNP_MAX_SECTION_BYTES)
-		return fail(err, errlen, -EINVAL,
-			    "SEV metadata sections cover %llu MiB (at most %llu MiB)",
-			    (unsigned long long)(total >> 20),
-			    (unsigned long long)(SNP_MAX_SECTION_BYTES >> 20));
+		return set_error(err, errlen, -EINVAL,
+				 "SEV metadata sections cover %llu MiB (at most %llu MiB)",
+				 (unsigned long long)(total >> 20),
+				 (unsigned long long)(SNP_MAX_SECTION_BYTES >> 20));
 	for (size_t i = 0; i < o->n_sections; i++) {
 		const struct ovmf_sev_section *s = &o->sections[i];
 		bool multi = s->type == OVMF_SEV_SNP_SEC_MEM || s->type == OVMF_SEV_SVSM_CAA ||
 			     (s->type == OVMF_SEV_SNP_KERNEL_HASHES && !in->kernel);
 		if (multi && (s->size % SNP_PAGE_SIZE || s->gpa % SNP_PAGE_SIZE))
-			return fail(
+			return set_error(
 			    err, errlen, -EINVAL,
 			    "SEV metadata section %zu (%s) at 0x%x+0x%x is not page-aligned", i,
 			    ovmf_sev_section_name(s->type), s->gpa, s->size);
@@ -120,14 +110,15 @@ static int fold_sections(struct snp_gctx *g, const struct ovmf *o, enum snp_vmm_
 				break;
 			}
 			if (s->size != SNP_PAGE_SIZE || s->gpa % SNP_PAGE_SIZE)
-				return fail(err, errlen, -EINVAL,
-					    "SNP_KERNEL_HASHES section at 0x%x+0x%x: must be one "
-					    "aligned page",
-					    s->gpa, s->size);
+				return set_error(
+				    err, errlen, -EINVAL,
+				    "SNP_KERNEL_HASHES section at 0x%x+0x%x: must be one "
+				    "aligned page",
+				    s->gpa, s->size);
 			/* QEMU writes the table at the hash-table entry's GPA; it must lie in this
 			 * page, or OVMF would check hashes nobody measured. */
 			if (!o->has_hash_table || o->hash_table_gpa == 0)
-				return fail(
+				return set_error(
 				    err, errlen, -EINVAL,
 				    "firmware has an SNP_KERNEL_HASHES section but no SEV hash "
 				    "table location (OVMF table entry 7255371f-3a3b-4b04-927b-"
@@ -135,7 +126,7 @@ static int fold_sections(struct snp_gctx *g, const struct ovmf *o, enum snp_vmm_
 			if (o->hash_table_gpa < s->gpa ||
 			    (uint64_t)o->hash_table_gpa + SNP_HASH_TABLE_PADDED >
 				(uint64_t)s->gpa + s->size)
-				return fail(
+				return set_error(
 				    err, errlen, -EINVAL,
 				    "SEV hash table at 0x%x does not fit in the SNP_KERNEL_HASHES "
 				    "page at 0x%x",
@@ -143,16 +134,17 @@ static int fold_sections(struct snp_gctx *g, const struct ovmf *o, enum snp_vmm_
 			{
 				uint8_t page[SNP_PAGE_SIZE];
 				if (snp_hash_table_page(&in->hashes, o->hash_table_gpa, page) < 0)
-					return fail(err, errlen, -EINVAL,
-						    "SEV hash table at 0x%x crosses its page",
-						    o->hash_table_gpa);
+					return set_error(err, errlen, -EINVAL,
+							 "SEV hash table at 0x%x crosses its page",
+							 o->hash_table_gpa);
 				snp_gctx_update_normal(g, s->gpa, page, SNP_PAGE_SIZE);
 				*pages += 1;
 			}
 			break;
 		default:
-			return fail(err, errlen, -EINVAL,
-				    "SEV metadata section %zu has unknown type 0x%x", i, s->type);
+			return set_error(err, errlen, -EINVAL,
+					 "SEV metadata section %zu has unknown type 0x%x", i,
+					 s->type);
 		}
 	}
 	if (vmm == SNP_VMM_EC2)
@@ -168,20 +160,22 @@ static int need_vcpus(const struct snp_measure_input *in, const struct ovmf *o, 
 		      size_t errlen)
 {
 	if (in->vcpus == 0)
-		return fail(err, errlen, -EINVAL, "at least one vCPU is needed");
+		return set_error(err, errlen, -EINVAL, "at least one vCPU is needed");
 	if (in->vcpus > 4096)
-		return fail(err, errlen, -EINVAL, "%u vCPUs: at most 4096", in->vcpus);
+		return set_error(err, errlen, -EINVAL, "%u vCPUs: at most 4096", in->vcpus);
 	/* SEV-ES/SNP firmware always carries the AP reset block; without it the image is not
 	 * one an SEV-ES or SNP guest boots (sev-snp-measure refuses it too). */
 	if (o && !o->has_reset_eip)
-		return fail(err, errlen, -EINVAL,
-			    "the firmware has no SEV-ES reset block (OVMF table entry 00f771de-1a7e-"
-			    "4fcb-890e-68c77e2fb44e): it is not SEV-ES/SNP firmware");
+		return set_error(
+		    err, errlen, -EINVAL,
+		    "the firmware has no SEV-ES reset block (OVMF table entry 00f771de-1a7e-"
+		    "4fcb-890e-68c77e2fb44e): it is not SEV-ES/SNP firmware");
 	if (o && in->vcpus > 1 && o->sev_es_reset_eip == 0)
-		return fail(err, errlen, -EINVAL,
-			    "%u vCPUs, but the firmware's SEV-ES AP reset vector is 0: APs could not "
-			    "start",
-			    in->vcpus);
+		return set_error(
+		    err, errlen, -EINVAL,
+		    "%u vCPUs, but the firmware's SEV-ES AP reset vector is 0: APs could not "
+		    "start",
+		    in->vcpus);
 	return 0;
 }
 
@@ -189,14 +183,14 @@ static int measure_snp(const struct snp_measure_input *in, const struct ovmf *o,
 		       struct snp_measure_result *out, char *err, size_t errlen)
 {
 	if (!o->has_sev_metadata)
-		return fail(
+		return set_error(
 		    err, errlen, -EINVAL,
 		    "firmware has no SEV metadata (OVMF table entry dc886566-984a-4798-a75e-"
 		    "5585a7bf67cc): it cannot launch an SEV-SNP guest, and its digest would "
 		    "never match a report; use an SNP-capable OVMF (OvmfPkg/AmdSev or OvmfX64 "
 		    "with SEV-SNP)");
 	if (in->kernel && !ovmf_has_section(o, OVMF_SEV_SNP_KERNEL_HASHES))
-		return fail(
+		return set_error(
 		    err, errlen, -EINVAL,
 		    "a kernel was given, but this firmware has no SEV kernel-hashes section "
 		    "(SNP_KERNEL_HASHES): it would boot the kernel unmeasured; use "
@@ -215,7 +209,7 @@ static int measure_snp(const struct snp_measure_input *in, const struct ovmf *o,
 			snp_gctx_init(&g, NULL);
 			if ((r = fold_image(&g, o->data, o->size, ovmf_gpa(o), in->ovmf_page_hashes,
 					    in->threads, &out->pages)) < 0)
-				return fail(err, errlen, r, "out of memory");
+				return set_error(err, errlen, r, "out of memory");
 		}
 		if ((r = fold_sections(&g, o, in->vmm, in, &out->pages, err, errlen)) < 0)
 			return r;
@@ -250,52 +244,55 @@ static int measure_svsm(const struct snp_measure_input *in, const struct ovmf *o
 			struct snp_measure_result *out, char *err, size_t errlen)
 {
 	if (in->vmm != SNP_VMM_QEMU)
-		return fail(err, errlen, -EINVAL, "snp:svsm is defined for the QEMU layout only");
+		return set_error(err, errlen, -EINVAL,
+				 "snp:svsm is defined for the QEMU layout only");
 	if (!in->svsm || in->svsm_size == 0)
-		return fail(err, errlen, -EINVAL, "snp:svsm needs the COCONUT-SVSM image (--svsm)");
+		return set_error(err, errlen, -EINVAL,
+				 "snp:svsm needs the COCONUT-SVSM image (--svsm)");
 	if (in->svsm_size % SNP_PAGE_SIZE)
-		return fail(err, errlen, -EINVAL, "SVSM image size %zu is not a multiple of 4096",
-			    in->svsm_size);
+		return set_error(err, errlen, -EINVAL,
+				 "SVSM image size %zu is not a multiple of 4096", in->svsm_size);
 	if (in->vars_size == 0 || in->vars_size % SNP_PAGE_SIZE)
-		return fail(err, errlen, -EINVAL,
-			    "OVMF vars size %llu must be a non-zero multiple of 4096",
-			    (unsigned long long)in->vars_size);
+		return set_error(err, errlen, -EINVAL,
+				 "OVMF vars size %llu must be a non-zero multiple of 4096",
+				 (unsigned long long)in->vars_size);
 	if (in->kernel)
-		return fail(err, errlen, -EINVAL,
-			    "snp:svsm does not measure a kernel: OVMF is loaded by the SVSM "
-			    "without kernel hashes; measure without kernel, initrd and command line");
+		return set_error(
+		    err, errlen, -EINVAL,
+		    "snp:svsm does not measure a kernel: OVMF is loaded by the SVSM "
+		    "without kernel hashes; measure without kernel, initrd and command line");
 	int r = need_vcpus(in, NULL, err, errlen);
 	if (r < 0)
 		return r;
 	/* Below 4 GiB: [SVSM][OVMF vars (unmeasured)][OVMF code]. */
 	uint64_t ovmf_base = ovmf_gpa(o);
 	if (in->vars_size + in->svsm_size > ovmf_base)
-		return fail(err, errlen, -EINVAL,
-			    "SVSM image and vars do not fit below the firmware");
+		return set_error(err, errlen, -EINVAL,
+				 "SVSM image and vars do not fit below the firmware");
 	uint64_t svsm_base = ovmf_base - in->vars_size - in->svsm_size;
 	struct ovmf s;
 	if ((r = ovmf_parse(in->svsm, in->svsm_size, &s, err, errlen)) < 0)
 		return r;
 	const struct ovmf_table_entry *info = ovmf_find(&s, SVSM_GUID_INFO);
 	if (!info || info->len < 4)
-		return fail(
+		return set_error(
 		    err, errlen, -EINVAL,
 		    "SVSM image has no SVSM info entry (a789a612-0597-4c4b-a49f-cbb1fe9d1ddd) "
 		    "giving its entry point");
 	const uint8_t *d = s.data + info->offset;
 	uint64_t eip = svsm_base + (uint32_t)(d[0] | d[1] << 8 | d[2] << 16 | (uint32_t)d[3] << 24);
 	if (!s.has_sev_metadata)
-		return fail(err, errlen, -EINVAL, "SVSM image has no SEV metadata");
+		return set_error(err, errlen, -EINVAL, "SVSM image has no SEV metadata");
 
 	struct snp_gctx g;
 	snp_gctx_init(&g, in->seed);
 	out->pages = 0;
 	if (!in->seed && (r = fold_image(&g, o->data, o->size, ovmf_base, in->ovmf_page_hashes,
 					 in->threads, &out->pages)) < 0)
-		return fail(err, errlen, r, "out of memory");
+		return set_error(err, errlen, r, "out of memory");
 	if ((r = fold_image(&g, in->svsm, in->svsm_size, svsm_base, NULL, in->threads,
 			    &out->pages)) < 0)
-		return fail(err, errlen, r, "out of memory");
+		return set_error(err, errlen, r, "out of memory");
 	/* The SVSM's own sections; OVMF's are the SVSM's business at run time. */
 	struct snp_measure_input plain = *in;
 	plain.kernel = false;
@@ -321,7 +318,7 @@ static int measure_sev(const struct snp_measure_input *in, const struct ovmf *o,
 {
 	bool es = in->mode == SNP_MODE_SEVES;
 	if (in->kernel && (!o->has_hash_table || o->hash_table_gpa == 0))
-		return fail(
+		return set_error(
 		    err, errlen, -EINVAL,
 		    "a kernel was given, but this firmware has no SEV hash table (OVMF table "
 		    "entry 7255371f-3a3b-4b04-927b-1da6efa8d454): it cannot measure "
@@ -332,7 +329,7 @@ static int measure_sev(const struct snp_measure_input *in, const struct ovmf *o,
 	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
 	if (!ctx || EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1) {
 		EVP_MD_CTX_free(ctx);
-		return fail(err, errlen, -ENOMEM, "out of memory");
+		return set_error(err, errlen, -ENOMEM, "out of memory");
 	}
 	EVP_DigestUpdate(ctx, o->data, o->size);
 	if (in->kernel) {
@@ -364,7 +361,7 @@ int snp_measure(const struct snp_measure_input *in, struct snp_measure_result *o
 {
 	memset(out, 0, sizeof(*out));
 	if (!in->ovmf || in->ovmf_size == 0)
-		return fail(err, errlen, -EINVAL, "firmware image is empty");
+		return set_error(err, errlen, -EINVAL, "firmware image is empty");
 	struct ovmf o;
 	int r = ovmf_parse(in->ovmf, in->ovmf_size, &o, err, errlen);
 	if (r < 0)
@@ -373,18 +370,20 @@ int snp_measure(const struct snp_measure_input *in, struct snp_measure_result *o
 	bool snp =
 	    in->mode == SNP_MODE_SNP || in->mode == SNP_MODE_SVSM || in->mode == SNP_MODE_OVMF_HASH;
 	if (snp && o.size % SNP_PAGE_SIZE)
-		return fail(err, errlen, -EINVAL,
-			    "firmware size %zu is not a multiple of 4096: SNP measures whole pages",
-			    o.size);
+		return set_error(
+		    err, errlen, -EINVAL,
+		    "firmware size %zu is not a multiple of 4096: SNP measures whole pages",
+		    o.size);
 	if (in->seed && in->mode != SNP_MODE_SNP && in->mode != SNP_MODE_SVSM)
-		return fail(err, errlen, -EINVAL, "an OVMF hash seed applies to SNP modes only");
+		return set_error(err, errlen, -EINVAL,
+				 "an OVMF hash seed applies to SNP modes only");
 	switch (in->mode) {
 	case SNP_MODE_OVMF_HASH: {
 		struct snp_gctx g;
 		snp_gctx_init(&g, NULL);
 		if ((r = fold_image(&g, o.data, o.size, ovmf_gpa(&o), in->ovmf_page_hashes,
 				    in->threads, &out->pages)) < 0)
-			return fail(err, errlen, r, "out of memory");
+			return set_error(err, errlen, r, "out of memory");
 		memcpy(out->digest, g.ld, SNP_LD_SIZE);
 		out->digest_len = SNP_LD_SIZE;
 		return 0;
@@ -394,5 +393,5 @@ int snp_measure(const struct snp_measure_input *in, struct snp_measure_result *o
 	case SNP_MODE_SEV:
 	case SNP_MODE_SEVES: return measure_sev(in, &o, out, err, errlen);
 	}
-	return fail(err, errlen, -EINVAL, "unknown mode %d", (int)in->mode);
+	return set_error(err, errlen, -EINVAL, "unknown mode %d", (int)in->mode);
 }
