@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include <openssl/evp.h>
 #include <openssl/sha.h>
+#include <stdlib.h>
 #include <sys/stat.h>
 #include <time.h>
 
@@ -285,15 +286,21 @@ int snpctl_measure(struct cli *cli, int argc, char **argv)
 	if ((r = validate(&a, &in, seed)) != 0)
 		return r;
 	uint64_t t0 = now_ns();
-	/* Kernel and initrd hash on threads of their own while the firmware pages hash here. */
+	/* One SHA-256 stream cannot be split, so the largest file is the critical path: it gets a
+	 * thread (a core) of its own, and this thread hashes the other file and the firmware pages
+	 * meanwhile. Two busy threads on two cores; no time-slicing of the long stream. */
 	struct coco_hash_thread kt = {0}, it = {0};
 	bool kernel = a.kernel && in.mode != SNP_MODE_OVMF_HASH;
-	if (kernel) {
-		coco_sha256_file_start(&kt, a.kernel);
-		if (a.initrd)
-			coco_sha256_file_start(&it, a.initrd);
+	bool initrd_threaded = false;
+	if (kernel && a.initrd) {
+		struct stat ks, is;
+		initrd_threaded = stat(a.kernel, &ks) < 0 || stat(a.initrd, &is) < 0 ||
+				  is.st_size >= ks.st_size;
+		coco_sha256_file_start(initrd_threaded ? &it : &kt,
+				       initrd_threaded ? a.initrd : a.kernel);
 	}
 	struct coco_mapped_file fw = {0}, svsm = {0};
+	uint8_t *page_hashes = NULL;
 	int ret = 1;
 	if ((r = coco_map_file(a.ovmf, 1ull << 32, &fw)) < 0) {
 		fprintf(stderr, "snpctl measure: --ovmf %s: %s\n", a.ovmf, strerror(-r));
@@ -321,14 +328,27 @@ int snpctl_measure(struct cli *cli, int argc, char **argv)
 		in.vmsa_cb = dump_vmsa;
 		in.vmsa_userdata = &dump_failed;
 	}
+	if (kernel) { /* the file without a thread of its own, here */
+		if (!a.initrd || initrd_threaded)
+			kt.result = coco_sha256_file(a.kernel, kt.digest, NULL);
+		else
+			it.result = coco_sha256_file(a.initrd, it.digest, NULL);
+	}
+	/* Firmware pages next, still while the long stream runs. */
+	if (in.mode != SNP_MODE_SEV && in.mode != SNP_MODE_SEVES && !in.seed &&
+	    fw.size % SNP_PAGE_SIZE == 0 && (page_hashes = malloc(fw.size / SNP_PAGE_SIZE * 48 + 1))) {
+		snp_hash_pages(fw.data, fw.size / SNP_PAGE_SIZE, page_hashes,
+			       kernel && a.initrd ? 1 : (unsigned)a.threads);
+		in.ovmf_page_hashes = page_hashes;
+	}
 	if (kernel) {
-		if ((r = coco_sha256_file_join(&kt)) < 0) {
+		if ((r = kt.started ? coco_sha256_file_join(&kt) : kt.result) < 0) {
 			fprintf(stderr, "snpctl measure: --kernel %s: %s\n", a.kernel, strerror(-r));
 			goto out;
 		}
 		memcpy(in.hashes.kernel, kt.digest, 32);
 		if (a.initrd) {
-			if ((r = coco_sha256_file_join(&it)) < 0) {
+			if ((r = it.started ? coco_sha256_file_join(&it) : it.result) < 0) {
 				fprintf(stderr, "snpctl measure: --initrd %s: %s\n", a.initrd,
 					strerror(-r));
 				goto out;
@@ -371,6 +391,7 @@ out:
 		coco_sha256_file_join(&kt);
 	if (it.started)
 		coco_sha256_file_join(&it);
+	free(page_hashes);
 	coco_unmap_file(&fw);
 	coco_unmap_file(&svsm);
 	return ret;
