@@ -23,6 +23,17 @@ static void fill_id(const struct stat *st, struct coco_file_id *id)
 	id->ctime_ns = (int64_t)st->st_ctim.tv_sec * 1000000000 + st->st_ctim.tv_nsec;
 }
 
+int coco_file_id_get(const char *path, struct coco_file_id *ret)
+{
+	struct stat st;
+	if (stat(path, &st) < 0)
+		return -errno;
+	if (!S_ISREG(st.st_mode))
+		return -EINVAL;
+	fill_id(&st, ret);
+	return 0;
+}
+
 int coco_map_file(const char *path, size_t max, struct coco_mapped_file *ret)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);

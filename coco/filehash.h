@@ -19,6 +19,8 @@ struct coco_mapped_file {
 	struct coco_file_id id;
 };
 
+/* The identity of a regular file by path (-EINVAL for anything else). */
+int coco_file_id_get(const char *path, struct coco_file_id *ret);
 /* Map a regular file read-only (at most max bytes; an empty file maps to size 0). */
 int coco_map_file(const char *path, size_t max, struct coco_mapped_file *ret);
 void coco_unmap_file(struct coco_mapped_file *m);

@@ -109,19 +109,6 @@ int sevd_resolve_image(char *const *dirs, size_t n_dirs, const char *name, char 
 	return set_error(err, errlen, -ENOENT, "'%.200s' is not a file in any image_dir", name);
 }
 
-static int file_id(const char *path, struct coco_file_id *id)
-{
-	struct stat st;
-	if (stat(path, &st) < 0)
-		return -errno;
-	if (!S_ISREG(st.st_mode))
-		return -EINVAL;
-	*id = (struct coco_file_id){st.st_dev, st.st_ino, st.st_size,
-				    (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec,
-				    (int64_t)st.st_ctim.tv_sec * 1000000000 + st.st_ctim.tv_nsec};
-	return 0;
-}
-
 static bool id_eq(const struct coco_file_id *a, const struct coco_file_id *b)
 {
 	return a->dev == b->dev && a->ino == b->ino && a->size == b->size &&
@@ -133,7 +120,7 @@ static int file_sha256(struct sevd_measure_cache *c, const char *path, uint8_t o
 		       bool *cached)
 {
 	struct coco_file_id id;
-	int r = file_id(path, &id);
+	int r = coco_file_id_get(path, &id);
 	if (r < 0)
 		return r;
 	struct hash_entry *victim = &c->hashes[0];
@@ -173,7 +160,7 @@ static struct fw_entry *firmware(struct sevd_measure_cache *c, const char *path,
 				 int *ret_err)
 {
 	struct coco_file_id id, after;
-	int r = file_id(path, &id);
+	int r = coco_file_id_get(path, &id);
 	if (r < 0) {
 		*ret_err = r;
 		return NULL;
@@ -200,7 +187,7 @@ static struct fw_entry *firmware(struct sevd_measure_cache *c, const char *path,
 		return NULL;
 	}
 	/* Replaced while read: refuse rather than measure a mix of two files. */
-	if (file_id(path, &after) < 0 || !id_eq(&id, &after) || (off_t)len != id.size) {
+	if (coco_file_id_get(path, &after) < 0 || !id_eq(&id, &after) || (off_t)len != id.size) {
 		free(buf);
 		*ret_err = -EAGAIN;
 		return NULL;

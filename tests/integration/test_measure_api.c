@@ -28,6 +28,16 @@ static void copy(const char *from, const char *to)
 	ck_assert_int_eq(system(cmd), 0);
 }
 
+/* d's image directory with the AmdSev fixture as ovmf.fd; its path goes to dir. */
+static void make_images(char dir[128])
+{
+	char p[192];
+	snprintf(dir, 128, "%s/images", d.dir);
+	ck_assert_int_eq(mkdir(dir, 0755), 0);
+	snprintf(p, sizeof(p), "%s/ovmf.fd", dir);
+	copy(FW "/ovmf_AmdSev_suffix.bin", p);
+}
+
 static bool cached(const char *body, const char *what)
 {
 	json_object *o = json_tokener_parse(body), *c, *v;
@@ -142,10 +152,7 @@ START_TEST(refusals)
 {
 	daemon_config(&d, "image_dir = %DIR%/images\n");
 	char dir[128], p[192];
-	snprintf(dir, sizeof(dir), "%s/images", d.dir);
-	ck_assert_int_eq(mkdir(dir, 0755), 0);
-	snprintf(p, sizeof(p), "%s/ovmf.fd", dir);
-	copy(FW "/ovmf_AmdSev_suffix.bin", p);
+	make_images(dir);
 	snprintf(p, sizeof(p), "%s/x64.fd", dir);
 	copy(FW "/ovmf_OvmfX64_suffix.bin", p);
 	snprintf(p, sizeof(p), "%s/escape", dir);
@@ -170,10 +177,7 @@ START_TEST(loop_not_blocked)
 {
 	daemon_config(&d, "image_dir = %DIR%/images\n");
 	char dir[128], p[192];
-	snprintf(dir, sizeof(dir), "%s/images", d.dir);
-	ck_assert_int_eq(mkdir(dir, 0755), 0);
-	snprintf(p, sizeof(p), "%s/ovmf.fd", dir);
-	copy(FW "/ovmf_AmdSev_suffix.bin", p);
+	make_images(dir);
 	snprintf(p, sizeof(p), "%s/initrd", dir);
 	FILE *f = fopen(p, "w");
 	ck_assert_int_eq(ftruncate(fileno(f), 512 << 20), 0); /* sparse: hashing is the cost */
