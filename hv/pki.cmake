@@ -1,0 +1,1 @@
+# hv/pki.cmake: sources of the pki area: target_sources(hv PRIVATE ...)

@@ -1,0 +1,1 @@
+# hv/sev.cmake: sources of the sev area: target_sources(hv PRIVATE ...)
