@@ -1,1 +1,8 @@
-# tests/unit/pki.cmake: Check suites of the hv pki area (add_executable/add_test, as in tests/CMakeLists.txt)
+# tests/unit/pki.cmake: Check suites of the hv pki area (the emulated AMD PKI and KDS).
+foreach(t amdpki)
+  add_executable(test_${t} unit/test_${t}.c)
+  target_link_libraries(test_${t} PRIVATE hv PkgConfig::CHECK)
+  target_compile_definitions(test_${t} PRIVATE SOURCE_DIR="${CMAKE_SOURCE_DIR}")
+  add_test(NAME unit-${t} COMMAND test_${t})
+  set_tests_properties(unit-${t} PROPERTIES TIMEOUT 120)
+endforeach()
