@@ -2,3 +2,8 @@
 # The TDX blob/sigstruct parser is pure (coco/): it belongs to cocopure, which exists before hv.
 target_sources(cocopure PRIVATE ${CMAKE_SOURCE_DIR}/coco/tdx/blob.c
                                 ${CMAKE_SOURCE_DIR}/coco/tdx/blobgen.c)
+# The TDX host sysfs backend, and the emulated TDX module + the simulated kernel side of the
+# sysfs tree (tests and the emulated platform).
+target_sources(hv PRIVATE ${CMAKE_CURRENT_SOURCE_DIR}/tdx.c
+                          ${CMAKE_CURRENT_SOURCE_DIR}/emul/tdx_module.c
+                          ${CMAKE_CURRENT_SOURCE_DIR}/emul/tdx_kernel.c)
