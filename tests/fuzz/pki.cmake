@@ -1,1 +1,5 @@
-# tests/fuzz/pki.cmake: harnesses of the hv pki area: list(APPEND COCOD_FUZZ_HARNESSES name) and set(fuzz_libs_name lib)
+# tests/fuzz/pki.cmake: harnesses of the hv pki area: the VLEK hashstick unwrap (432 untrusted
+# bytes) and the emulated KDS path parser.
+list(APPEND COCOD_FUZZ_HARNESSES vlek kds_path)
+set(fuzz_libs_vlek hv)
+set(fuzz_libs_kds_path hv)
