@@ -1,1 +1,5 @@
-# tests/fuzz/tdx.cmake: harnesses of the hv tdx area: list(APPEND COCOD_FUZZ_HARNESSES name) and set(fuzz_libs_name lib)
+# tests/fuzz/tdx.cmake: harnesses of the hv tdx area (README.md): the TDX module blob parser
+# (pure, cocopure) and the TDX host sysfs text parsers (hv).
+list(APPEND COCOD_FUZZ_HARNESSES tdx_blob tdx_sysfs)
+set(fuzz_libs_tdx_blob cocopure)
+set(fuzz_libs_tdx_sysfs hv)
