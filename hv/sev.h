@@ -75,3 +75,6 @@ const char *hv_sev_fw_error_name(uint32_t code);
 const char *hv_sev_fw_error_message(uint32_t code);
 /* "SNP_COMMIT", ... for a command number; NULL if unknown. */
 const char *hv_sev_cmd_name(uint32_t cmd);
+/* The first Linux release whose /dev/sev offers cmd ("6.9" for SNP_PLATFORM_STATUS, ...), for
+ * the message that goes with -EOPNOTSUPP; NULL for commands older kernels have too. */
+const char *hv_sev_cmd_linux_version(uint32_t cmd);

@@ -32,6 +32,8 @@ int emul_psp_issue(struct emul_psp *psp, uint32_t cmd, void *data, uint32_t *ret
 /* Test knob: install new firmware (a TCB above the committed one): current TCB changes, the
  * reported TCB stays until SNP_SET_CONFIG / SNP_COMMIT, as on hardware. */
 int emul_psp_set_current_tcb(struct emul_psp *psp, uint64_t tcb);
+/* The committed TCB (SNP_PLATFORM_STATUS does not carry it; reports do, as COMMITTED_TCB). */
+uint64_t emul_psp_committed_tcb(struct emul_psp *psp);
 
 /* The firmware side of an SNP launch, as KVM issues it (SNP ABI: SNP_LAUNCH_START,
  * SNP_LAUNCH_UPDATE, SNP_LAUNCH_FINISH, SNP_GUEST_REQUEST MSG_REPORT_REQ, SNP_HV_REPORT_REQ).
