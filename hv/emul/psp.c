@@ -179,7 +179,7 @@ static int psp_load(struct emul_psp *psp, const char *path)
 			return -EBADMSG;
 		*eq = '\0';
 		const char *k = line, *v = eq + 1;
-		uint8_t b;
+		uint8_t b = 0;
 		if (streq(k, "version")) {
 			r = streq(v, "1") ? 0 : -EBADMSG;
 			seen |= 1u << 0;
