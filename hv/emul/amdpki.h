@@ -32,10 +32,11 @@ X509 *emul_amd_pki_ark(struct emul_amd_pki *pki);
 X509 *emul_amd_pki_ask(struct emul_amd_pki *pki);
 X509 *emul_amd_pki_asvk(struct emul_amd_pki *pki);
 
-/* The VCEK for (chip id, reported TCB) (thread-safe, like the rest of this interface): key derived deterministically from a per-PKI secret,
- * the chip id and the TCB (as the real VCEK derives from chip secret + TCB); certificate
- * signed by the ASK with hwID = chip id (Turin: first 8 bytes) and the TCB extensions in the
- * product's layout. New references: the caller frees. */
+/* The VCEK for (chip id, reported TCB), thread-safe like the rest of this interface: key derived
+ * (HKDF-SHA-384) from a per-PKI secret, the hwid and the TCB (as the real VCEK derives from the
+ * chip secret and the TCB); hwid = chip id, Turin its first 8 bytes only, so that KDS, which
+ * knows only the hwid, issues the same key; certificate signed by the ASK with hwID = hwid and
+ * the TCB extensions in the product's layout. New references: the caller frees. */
 int emul_amd_pki_vcek(struct emul_amd_pki *pki, const uint8_t chip_id[64], uint64_t tcb,
 		      EVP_PKEY **ret_key, X509 **ret_cert);
 /* Either out-parameter of _vcek/_vlek may be NULL. -EINVAL: the TCB has nonzero reserved

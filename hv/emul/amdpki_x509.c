@@ -151,8 +151,8 @@ static int cert_new(uint64_t serial, X509 *issuer, const char *cn, EVP_PKEY *pub
 		 ASN1_INTEGER_set_uint64(X509_get_serialNumber(x), serial) &&
 		 X509_set_subject_name(x, subject) &&
 		 X509_set_issuer_name(x, issuer ? X509_get_subject_name(issuer) : subject) &&
-		 ASN1_TIME_set(X509_getm_notBefore(x), nb) && ASN1_TIME_set(X509_getm_notAfter(x), na) &&
-		 X509_set_pubkey(x, pub);
+		 ASN1_TIME_set(X509_getm_notBefore(x), nb) &&
+		 ASN1_TIME_set(X509_getm_notAfter(x), na) && X509_set_pubkey(x, pub);
 	X509_NAME_free(subject);
 	if (!ok)
 		return -ENOMEM;
@@ -219,8 +219,8 @@ int emul_amd_ca_cert(enum snp_product p, enum emul_amd_ca which, EVP_PKEY *key, 
 		/* ASK/ASVK order: SKI, AKI (key id only), basicConstraints, keyUsage, CRL DP. */
 		if ((r = add_conf_ext(x, ark, NID_subject_key_identifier, "hash")) < 0 ||
 		    (r = add_conf_ext(x, ark, NID_authority_key_identifier, "keyid:always")) < 0 ||
-		    (r = add_conf_ext(x, ark, NID_basic_constraints, "critical,CA:TRUE,pathlen:0")) <
-			    0 ||
+		    (r = add_conf_ext(x, ark, NID_basic_constraints,
+				      "critical,CA:TRUE,pathlen:0")) < 0 ||
 		    (r = add_conf_ext(x, ark, NID_key_usage, "critical,keyCertSign")) < 0 ||
 		    (r = add_conf_ext(x, ark, NID_crl_distribution_points, crl)) < 0 ||
 		    (r = cert_sign(x, ark_key)) < 0)

@@ -133,7 +133,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			const uint8_t *p = body;
 			X509_CRL *crl = d2i_X509_CRL(NULL, &p, (long)len);
 			FUZZ_CHECK(crl && p == body + len);
-			FUZZ_CHECK(X509_CRL_verify(crl, X509_get0_pubkey(emul_amd_pki_ark(pki))) == 1);
+			FUZZ_CHECK(X509_CRL_verify(crl, X509_get0_pubkey(emul_amd_pki_ark(pki))) ==
+				   1);
 			X509_CRL_free(crl);
 		}
 	}

@@ -247,10 +247,13 @@ START_TEST(test_ca_like_amd)
 	char want[128];
 	snprintf(want, sizeof(want), "https://kds.emulated.invalid/vlek/v1/%s/crl",
 		 snp_product_name(p));
-	STACK_OF(DIST_POINT) *dps = X509_get_ext_d2i(mine[2], NID_crl_distribution_points, NULL, NULL);
+	STACK_OF(DIST_POINT) *dps =
+	    X509_get_ext_d2i(mine[2], NID_crl_distribution_points, NULL, NULL);
 	ck_assert_ptr_nonnull(dps);
-	GENERAL_NAME *gn = sk_GENERAL_NAME_value(sk_DIST_POINT_value(dps, 0)->distpoint->name.fullname, 0);
-	ck_assert_str_eq((const char *)ASN1_STRING_get0_data(gn->d.uniformResourceIdentifier), want);
+	GENERAL_NAME *gn =
+	    sk_GENERAL_NAME_value(sk_DIST_POINT_value(dps, 0)->distpoint->name.fullname, 0);
+	ck_assert_str_eq((const char *)ASN1_STRING_get0_data(gn->d.uniformResourceIdentifier),
+			 want);
 	sk_DIST_POINT_pop_free(dps, DIST_POINT_free);
 }
 END_TEST
@@ -291,7 +294,8 @@ START_TEST(test_vcek_matches_real_vcek)
 	ck_assert(EVP_PKEY_get_group_name(key, group, sizeof(group), NULL));
 	ck_assert_str_eq(group, "secp384r1");
 	int days, secs;
-	ck_assert(ASN1_TIME_diff(&days, &secs, X509_get0_notBefore(mine), X509_get0_notAfter(mine)));
+	ck_assert(
+	    ASN1_TIME_diff(&days, &secs, X509_get0_notBefore(mine), X509_get0_notAfter(mine)));
 	ck_assert_int_ge(days, 7 * 365);
 	ck_assert_int_le(days, 7 * 365 + 2);
 	assert_pss_sha384_48(X509_get0_tbs_sigalg(mine));
@@ -347,7 +351,8 @@ START_TEST(test_vcek_values)
 	ck_assert_int_eq(EVP_DigestSign(md, sig, &siglen, (const uint8_t *)msg, sizeof(msg)), 1);
 	EVP_MD_CTX_free(md);
 	md = EVP_MD_CTX_new();
-	ck_assert_int_eq(EVP_DigestVerifyInit(md, NULL, EVP_sha384(), NULL, X509_get0_pubkey(x)), 1);
+	ck_assert_int_eq(EVP_DigestVerifyInit(md, NULL, EVP_sha384(), NULL, X509_get0_pubkey(x)),
+			 1);
 	ck_assert_int_eq(EVP_DigestVerify(md, sig, siglen, (const uint8_t *)msg, sizeof(msg)), 1);
 	EVP_MD_CTX_free(md);
 
@@ -475,7 +480,8 @@ START_TEST(test_state_files)
 	ck_assert_int_eq(system(cmd), 0);
 	struct emul_amd_pki *pki = NULL;
 	ck_assert_int_eq(emul_amd_pki_open(copy, SNP_PRODUCT_GENOA, &pki), 0);
-	ck_assert_int_eq(X509_cmp(emul_amd_pki_ark(pki), emul_amd_pki_ark(g_pki[SNP_PRODUCT_GENOA])), 0);
+	ck_assert_int_eq(
+	    X509_cmp(emul_amd_pki_ark(pki), emul_amd_pki_ark(g_pki[SNP_PRODUCT_GENOA])), 0);
 	emul_amd_pki_free(pki);
 	snprintf(path, sizeof(path), "%s/emul-amd-genoa/ask.key", copy);
 	ck_assert_int_eq(chmod(path, 0640), 0);
@@ -487,8 +493,9 @@ START_TEST(test_state_files)
 	ck_assert_int_eq(truncate(path, 47), 0);
 	ck_assert_int_eq(emul_amd_pki_open(copy, SNP_PRODUCT_GENOA, &pki), -EINVAL);
 	/* a set of another product under this name does not pass for this one */
-	snprintf(cmd, sizeof(cmd), "rm -rf %s/emul-amd-genoa && cp -a %s/emul-amd-milan %s/emul-amd-genoa",
-		 copy, g_dir, copy);
+	snprintf(cmd, sizeof(cmd),
+		 "rm -rf %s/emul-amd-genoa && cp -a %s/emul-amd-milan %s/emul-amd-genoa", copy,
+		 g_dir, copy);
 	ck_assert_int_eq(system(cmd), 0);
 	ck_assert_int_eq(emul_amd_pki_open(copy, SNP_PRODUCT_GENOA, &pki), -EINVAL);
 	ck_assert_int_eq(emul_amd_pki_open(copy, SNP_PRODUCT_UNKNOWN, &pki), -EINVAL);
@@ -525,7 +532,8 @@ START_TEST(test_vlek_cert)
 		char oid[80];
 		OBJ_obj2txt(oid, sizeof(oid), X509_EXTENSION_get_object(X509_get_ext(real, i)), 1);
 		if (strncmp(oid, "1.3.6.1.4.1.3704.1.3.", 21) == 0)
-			ck_assert_int_eq(ASN1_OCTET_STRING_cmp(ext_value(x, oid), ext_value(real, oid)), 0);
+			ck_assert_int_eq(
+			    ASN1_OCTET_STRING_cmp(ext_value(x, oid), ext_value(real, oid)), 0);
 	}
 	X509_free(real);
 	ck_assert_int_eq(EVP_PKEY_eq(X509_get0_pubkey(x), key), 1);
@@ -581,16 +589,19 @@ START_TEST(test_vlek_wrap_roundtrip)
 	ck_assert_int_eq(EVP_DigestSign(md, sig, &siglen, hs, 32), 1);
 	EVP_MD_CTX_free(md);
 	md = EVP_MD_CTX_new();
-	ck_assert_int_eq(EVP_DigestVerifyInit(md, NULL, EVP_sha384(), NULL, X509_get0_pubkey(cert)), 1);
+	ck_assert_int_eq(EVP_DigestVerifyInit(md, NULL, EVP_sha384(), NULL, X509_get0_pubkey(cert)),
+			 1);
 	ck_assert_int_eq(EVP_DigestVerify(md, sig, siglen, hs, 32), 1);
 	EVP_MD_CTX_free(md);
 	/* A hashstick for another TCB unwraps and reports its own TCB: the firmware (PSP)
 	 * compares it with the platform's reported TCB and refuses the load. */
 	ck_assert_uint_ne(got, platform_tcb);
 	/* A hashstick wrapped for Genoa is not Milan's (another wrapping key). */
-	ck_assert_int_eq(emul_amd_pki_unwrap_vlek(g_pki[SNP_PRODUCT_MILAN], hs, &got, NULL), -EBADMSG);
+	ck_assert_int_eq(emul_amd_pki_unwrap_vlek(g_pki[SNP_PRODUCT_MILAN], hs, &got, NULL),
+			 -EBADMSG);
 	/* and on Turin its TCB_VERSION has bytes in Turin's reserved area (layout) */
-	ck_assert_int_eq(emul_amd_pki_unwrap_vlek(g_pki[SNP_PRODUCT_TURIN], hs, &got, NULL), -EINVAL);
+	ck_assert_int_eq(emul_amd_pki_unwrap_vlek(g_pki[SNP_PRODUCT_TURIN], hs, &got, NULL),
+			 -EINVAL);
 	/* TCB with reserved bytes: refused when wrapping and when unwrapping */
 	ck_assert_int_eq(emul_amd_pki_wrap_vlek(pki, tcb | 1ull << 24, hs2), -EINVAL);
 	EVP_PKEY_free(vlek);
@@ -734,7 +745,8 @@ START_TEST(test_kds_chain_and_crl)
 		ck_assert_ptr_nonnull(first);
 		ck_assert_ptr_nonnull(second);
 		ck_assert_ptr_null(third);
-		ck_assert_int_eq(X509_cmp(first, vlek ? emul_amd_pki_asvk(pki) : emul_amd_pki_ask(pki)), 0);
+		ck_assert_int_eq(
+		    X509_cmp(first, vlek ? emul_amd_pki_asvk(pki) : emul_amd_pki_ask(pki)), 0);
 		ck_assert_int_eq(X509_cmp(second, emul_amd_pki_ark(pki)), 0);
 		X509_free(first);
 		X509_free(second);
@@ -798,56 +810,54 @@ START_TEST(test_kds_refusals)
 		int status;
 		const char *why;
 	} cases[] = {
-		{SNP_PRODUCT_GENOA, "/vcek/v1/Genoa/", G64, 400, "missing SPL parameters"},
-		{SNP_PRODUCT_GENOA, "/vcek/v1/Genoa/" G64, "?blSPL=10&teeSPL=0&snpSPL=25", 400,
-		 "missing SPL parameter"},
-		{SNP_PRODUCT_GENOA, "/vcek/v1/Genoa/" G64, "?blSPL=10&teeSPL=0&snpSPL=25&ucodeSPL=256",
-		 400, "SPL out of range"},
-		{SNP_PRODUCT_GENOA, "/vcek/v1/Genoa/" G64, "?blSPL=10&teeSPL=0&snpSPL=25&ucodeSPL=-1",
-		 400, "SPL not a decimal number"},
-		{SNP_PRODUCT_GENOA, "/vcek/v1/Genoa/" G64, "?blSPL=10&teeSPL=0&snpSPL=25&ucodeSPL=",
-		 400, "SPL out of range"},
-		{SNP_PRODUCT_GENOA, "/vcek/v1/Genoa/" G64, "?blSPL=10&teeSPL=0&snpSPL=25&ucodeSPL=0x1",
-		 400, "SPL not a decimal number"},
-		{SNP_PRODUCT_GENOA, "/vcek/v1/Genoa/" G64,
-		 "?blSPL=10&teeSPL=0&snpSPL=25&ucodeSPL=84&blSPL=10", 400,
-		 "repeated query parameter"},
-		{SNP_PRODUCT_GENOA, "/vcek/v1/Genoa/" G64,
-		 "?blSPL=10&teeSPL=0&snpSPL=25&ucodeSPL=84&fmcSPL=0", 400,
-		 "unknown query parameter"},
-		{SNP_PRODUCT_GENOA, "/vcek/v1/Genoa/" G64,
-		 "?blSPL=10&teeSPL=0&snpSPL=25&ucodeSPL=84&x=1", 400, "unknown query parameter"},
-		{SNP_PRODUCT_GENOA, "/vcek/v1/Genoa/" G64,
-		 "?blSPL=10&teeSPL=0&snpSPL=25&ucodeSPL=84&", 400, "malformed query parameter"},
-		{SNP_PRODUCT_GENOA, "/vcek/v1/Genoa/" G64, "?blSPL=10&teeSPL&snpSPL=25&ucodeSPL=84",
-		 400, "malformed query parameter"},
-		{SNP_PRODUCT_GENOA, "/vcek/v1/Genoa/3b42092f69c656d3", spl, 400,
-		 "hwid has the wrong length for this product"},
-		{SNP_PRODUCT_GENOA, "/vcek/v1/Genoa/", "g?", 400, NULL}, /* odd length */
-		{SNP_PRODUCT_TURIN, "/vcek/v1/Turin/3b42092f69c656d3", spl, 400,
-		 "missing SPL parameter"},
-		{SNP_PRODUCT_TURIN, "/vcek/v1/Turin/", G64, 400,
-		 "hwid has the wrong length for this product"},
-		{SNP_PRODUCT_TURIN, "/vcek/v1/Turin/3b42092f69c656zz",
-		 "?fmcSPL=0&blSPL=1&teeSPL=0&snpSPL=2&ucodeSPL=71", 400, "hwid is not hexadecimal"},
-		{SNP_PRODUCT_GENOA, "/vcek/v1/Atlantis/cert_chain", "", 400, "unknown product"},
-		{SNP_PRODUCT_GENOA, "/vcek/v1/genoa/cert_chain", "", 400, "unknown product"},
-		{SNP_PRODUCT_GENOA, "/vcek/v1/Bergamo/cert_chain", "", 400, "unknown product"},
-		{SNP_PRODUCT_GENOA, "/vcek/v1/Genoa/cert_chain", "?x=1", 400, "unexpected query"},
-		{SNP_PRODUCT_GENOA, "/vcek/v1/Genoa/crl", "?", 400, "unexpected query"},
-		{SNP_PRODUCT_GENOA, "/vcek/v1/Milan/cert_chain", "", 404,
-		 "product not served by this emulated KDS"},
-		{SNP_PRODUCT_GENOA, "/vlek/v1/Genoa/", G64, 404, "not found"},
-		{SNP_PRODUCT_GENOA, "/vcek/v2/Genoa/cert_chain", "", 404, "not found"},
-		{SNP_PRODUCT_GENOA, "/vcek/v1/Genoa/cert_chain/", "", 404, "not found"},
-		{SNP_PRODUCT_GENOA, "/vcek/v1/Genoa", "", 404, "not found"},
-		{SNP_PRODUCT_GENOA, "/vcek/v1//cert_chain", "", 404, "not found"},
-		{SNP_PRODUCT_GENOA, "//vcek/v1/Genoa/cert_chain", "", 404, "not found"},
-		{SNP_PRODUCT_GENOA, "vcek/v1/Genoa/cert_chain", "", 404, "not found"},
-		{SNP_PRODUCT_GENOA, "/vcek/v1/Genoa/cert_chain/x", "", 404, "not found"},
-		{SNP_PRODUCT_GENOA, "/ask/v1/Genoa/cert_chain", "", 404, "not found"},
-		{SNP_PRODUCT_GENOA, "/", "", 404, "not found"},
-		{SNP_PRODUCT_GENOA, "", "", 404, "not found"},
+	    {SNP_PRODUCT_GENOA, "/vcek/v1/Genoa/", G64, 400, "missing SPL parameters"},
+	    {SNP_PRODUCT_GENOA, "/vcek/v1/Genoa/" G64, "?blSPL=10&teeSPL=0&snpSPL=25", 400,
+	     "missing SPL parameter"},
+	    {SNP_PRODUCT_GENOA, "/vcek/v1/Genoa/" G64, "?blSPL=10&teeSPL=0&snpSPL=25&ucodeSPL=256",
+	     400, "SPL out of range"},
+	    {SNP_PRODUCT_GENOA, "/vcek/v1/Genoa/" G64, "?blSPL=10&teeSPL=0&snpSPL=25&ucodeSPL=-1",
+	     400, "SPL not a decimal number"},
+	    {SNP_PRODUCT_GENOA, "/vcek/v1/Genoa/" G64,
+	     "?blSPL=10&teeSPL=0&snpSPL=25&ucodeSPL=", 400, "SPL out of range"},
+	    {SNP_PRODUCT_GENOA, "/vcek/v1/Genoa/" G64, "?blSPL=10&teeSPL=0&snpSPL=25&ucodeSPL=0x1",
+	     400, "SPL not a decimal number"},
+	    {SNP_PRODUCT_GENOA, "/vcek/v1/Genoa/" G64,
+	     "?blSPL=10&teeSPL=0&snpSPL=25&ucodeSPL=84&blSPL=10", 400, "repeated query parameter"},
+	    {SNP_PRODUCT_GENOA, "/vcek/v1/Genoa/" G64,
+	     "?blSPL=10&teeSPL=0&snpSPL=25&ucodeSPL=84&fmcSPL=0", 400, "unknown query parameter"},
+	    {SNP_PRODUCT_GENOA, "/vcek/v1/Genoa/" G64,
+	     "?blSPL=10&teeSPL=0&snpSPL=25&ucodeSPL=84&x=1", 400, "unknown query parameter"},
+	    {SNP_PRODUCT_GENOA, "/vcek/v1/Genoa/" G64, "?blSPL=10&teeSPL=0&snpSPL=25&ucodeSPL=84&",
+	     400, "malformed query parameter"},
+	    {SNP_PRODUCT_GENOA, "/vcek/v1/Genoa/" G64, "?blSPL=10&teeSPL&snpSPL=25&ucodeSPL=84",
+	     400, "malformed query parameter"},
+	    {SNP_PRODUCT_GENOA, "/vcek/v1/Genoa/3b42092f69c656d3", spl, 400,
+	     "hwid has the wrong length for this product"},
+	    {SNP_PRODUCT_GENOA, "/vcek/v1/Genoa/", "g?", 400, NULL}, /* odd length */
+	    {SNP_PRODUCT_TURIN, "/vcek/v1/Turin/3b42092f69c656d3", spl, 400,
+	     "missing SPL parameter"},
+	    {SNP_PRODUCT_TURIN, "/vcek/v1/Turin/", G64, 400,
+	     "hwid has the wrong length for this product"},
+	    {SNP_PRODUCT_TURIN, "/vcek/v1/Turin/3b42092f69c656zz",
+	     "?fmcSPL=0&blSPL=1&teeSPL=0&snpSPL=2&ucodeSPL=71", 400, "hwid is not hexadecimal"},
+	    {SNP_PRODUCT_GENOA, "/vcek/v1/Atlantis/cert_chain", "", 400, "unknown product"},
+	    {SNP_PRODUCT_GENOA, "/vcek/v1/genoa/cert_chain", "", 400, "unknown product"},
+	    {SNP_PRODUCT_GENOA, "/vcek/v1/Bergamo/cert_chain", "", 400, "unknown product"},
+	    {SNP_PRODUCT_GENOA, "/vcek/v1/Genoa/cert_chain", "?x=1", 400, "unexpected query"},
+	    {SNP_PRODUCT_GENOA, "/vcek/v1/Genoa/crl", "?", 400, "unexpected query"},
+	    {SNP_PRODUCT_GENOA, "/vcek/v1/Milan/cert_chain", "", 404,
+	     "product not served by this emulated KDS"},
+	    {SNP_PRODUCT_GENOA, "/vlek/v1/Genoa/", G64, 404, "not found"},
+	    {SNP_PRODUCT_GENOA, "/vcek/v2/Genoa/cert_chain", "", 404, "not found"},
+	    {SNP_PRODUCT_GENOA, "/vcek/v1/Genoa/cert_chain/", "", 404, "not found"},
+	    {SNP_PRODUCT_GENOA, "/vcek/v1/Genoa", "", 404, "not found"},
+	    {SNP_PRODUCT_GENOA, "/vcek/v1//cert_chain", "", 404, "not found"},
+	    {SNP_PRODUCT_GENOA, "//vcek/v1/Genoa/cert_chain", "", 404, "not found"},
+	    {SNP_PRODUCT_GENOA, "vcek/v1/Genoa/cert_chain", "", 404, "not found"},
+	    {SNP_PRODUCT_GENOA, "/vcek/v1/Genoa/cert_chain/x", "", 404, "not found"},
+	    {SNP_PRODUCT_GENOA, "/ask/v1/Genoa/cert_chain", "", 404, "not found"},
+	    {SNP_PRODUCT_GENOA, "/", "", 404, "not found"},
+	    {SNP_PRODUCT_GENOA, "", "", 404, "not found"},
 	};
 	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
 		char path[512];
