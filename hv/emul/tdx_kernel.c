@@ -413,7 +413,9 @@ static void on_loading(struct emul_tdx_kernel *k)
 	if (streq(v, "0")) {
 		run_upload(k); /* no data (already consumed, or none written): a no-op */
 	} else if (streq(v, "-1")) {
-		_cleanup_close_ int d = openat(k->fw_fd, "data", O_WRONLY | O_TRUNC | O_CLOEXEC);
+		int d = openat(k->fw_fd, "data", O_WRONLY | O_TRUNC | O_CLOEXEC); /* drop the data */
+		if (d >= 0)
+			close(d);
 		pthread_mutex_lock(&k->lock);
 		k->stats.aborts++;
 		pthread_mutex_unlock(&k->lock);

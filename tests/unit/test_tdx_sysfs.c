@@ -157,8 +157,12 @@ END_TEST
 
 /* ---------------------------------------------------------------- the simulated host */
 
+/* Every tree lives under one directory of this process, removed by main() after all tests
+ * ran: a failing test (its own child process) cannot leave anything behind. */
+static char top[64];
+
 struct host {
-	char dir[64];
+	char dir[128];
 	struct emul_tdx_module *mod;
 	struct emul_tdx_kernel *kern;
 	struct hv_tdx *tdx;
@@ -167,7 +171,7 @@ struct host {
 static void host_up(struct host *h, uint32_t remaining, bool no_inotify)
 {
 	memset(h, 0, sizeof(*h));
-	snprintf(h->dir, sizeof(h->dir), "/tmp/test-tdx-sysfs-XXXXXX");
+	snprintf(h->dir, sizeof(h->dir), "%s/host-XXXXXX", top);
 	ck_assert_ptr_nonnull(mkdtemp(h->dir));
 	struct emul_tdx_module_config mc = {.boot_version = {1, 5, 6},
 					    .num_remaining_updates = remaining};
@@ -299,9 +303,9 @@ static void upload_ok(struct host *h, uint16_t update)
 	ck_assert_msg(!res.error.failed, "error %s:%s", hv_fw_status_name(res.error.at),
 		      hv_fw_err_name(res.error.code));
 	ck_assert_uint_eq(res.remaining_size, 0);
-	ck_assert(res.saw_busy_status);
-	/* Progress: statuses in the fw_upload order, ending with idle. */
-	ck_assert_int_ge(pr.n, 2);
+	/* Progress: statuses in the fw_upload order, ending with idle. (A descheduled poller
+	 * may see none but the final idle: saw_busy_status is not asserted.) */
+	ck_assert_int_ge(pr.n, 1);
 	ck_assert_int_eq(pr.seen[pr.n - 1], HV_FW_IDLE);
 	for (int i = 1; i < pr.n - 1; i++)
 		ck_assert_int_ge(pr.seen[i], pr.seen[i - 1]);
@@ -621,7 +625,7 @@ START_TEST(raw_sequence_and_cancel)
 	/* The sysfs protocol by hand, as another tool would drive it: loading=-1 aborts. */
 	struct host h;
 	host_up(&h, 3, false);
-	char p[128];
+	char p[256];
 	snprintf(p, sizeof(p), "%s/class/firmware/tdx_module/loading", h.dir);
 	FILE *f = fopen(p, "w");
 	fputs("1", f);
@@ -671,6 +675,9 @@ END_TEST
 
 int main(void)
 {
+	snprintf(top, sizeof(top), "/tmp/test-tdx-sysfs-XXXXXX");
+	if (!mkdtemp(top))
+		return 1;
 	Suite *s = suite_create("tdx_sysfs");
 	TCase *tp = tcase_create("parsers");
 	tcase_add_test(tp, version_parser);
@@ -692,5 +699,8 @@ int main(void)
 	tcase_add_test(th, cpus_offline);
 	tcase_add_test(th, raw_sequence_and_cancel);
 	suite_add_tcase(s, th);
-	return run_suite(s);
+	int r = run_suite(s);
+	if (nftw(top, rm_entry, 16, FTW_DEPTH | FTW_PHYS) < 0)
+		r = 1;
+	return r;
 }
