@@ -77,7 +77,7 @@ enum hv_fw_err {
 	HV_FW_ERR_INVALID_FILE_SIZE,
 	HV_FW_ERR_READ_WRITE_ERROR,
 	HV_FW_ERR_FLASH_WEAROUT,
-	HV_FW_ERR_FIRMWARE_INVALID, /* FW_UPLOAD_ERR_FW_INVALID (Linux 6.7) */
+	HV_FW_ERR_FIRMWARE_INVALID, /* FW_UPLOAD_ERR_FW_INVALID: what tdx-host.c reports */
 	HV_FW_ERR_UNKNOWN,
 };
 const char *hv_fw_status_name(enum hv_fw_status s);
