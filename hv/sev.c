@@ -1,5 +1,7 @@
 /* The SEV firmware through /dev/sev: a native backend (SEV_ISSUE_CMD ioctl), an emulated one
  * (hv/emul/psp.c on the same structs), and one small function per firmware command. */
+#include "hv/sev.h"
+
 #include <fcntl.h>
 #include <stdio.h>
 #include <sys/ioctl.h>
@@ -7,7 +9,6 @@
 
 #include "coco/util.h"
 #include "hv/emul/psp.h"
-#include "hv/sev.h"
 #include "hv/uapi/sev_compat.h"
 
 /* ---- native backend ---- */
@@ -22,10 +23,10 @@ static const struct {
 	unsigned major, minor;
 	const char *text;
 } sev_cmd_since[] = {
-	{SNP_PLATFORM_STATUS, 6, 9, "6.9"},
-	{SNP_COMMIT, 6, 9, "6.9"},
-	{SNP_SET_CONFIG, 6, 9, "6.9"},
-	{SNP_VLEK_LOAD, 6, 11, "6.11"},
+    {SNP_PLATFORM_STATUS, 6, 9, "6.9"},
+    {SNP_COMMIT, 6, 9, "6.9"},
+    {SNP_SET_CONFIG, 6, 9, "6.9"},
+    {SNP_VLEK_LOAD, 6, 11, "6.11"},
 };
 
 const char *hv_sev_cmd_linux_version(uint32_t cmd)
@@ -83,9 +84,9 @@ static void sev_native_free(void *ctx)
 }
 
 static const struct hv_sev_ops sev_native_ops = {
-	.name = "native",
-	.issue = sev_native_issue,
-	.free = sev_native_free,
+    .name = "native",
+    .issue = sev_native_issue,
+    .free = sev_native_free,
 };
 
 int hv_sev_open_native(const char *dev_root, bool writable, struct hv_sev **ret)
@@ -129,9 +130,9 @@ static void sev_emul_free(void *ctx)
 }
 
 static const struct hv_sev_ops sev_emul_ops = {
-	.name = "emulated",
-	.issue = sev_emul_issue,
-	.free = sev_emul_free,
+    .name = "emulated",
+    .issue = sev_emul_issue,
+    .free = sev_emul_free,
 };
 
 int hv_sev_open_emulated(struct emul_psp *psp, struct hv_sev **ret)
@@ -179,8 +180,7 @@ static uint32_t le32_at(const uint8_t *p)
 	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
 }
 
-int hv_sev_snp_platform_status(struct hv_sev *s, struct hv_snp_status *ret,
-			       uint32_t *ret_fw_error)
+int hv_sev_snp_platform_status(struct hv_sev *s, struct hv_snp_status *ret, uint32_t *ret_fw_error)
 {
 	/* The kernel copies the 32-byte status buffer out to the address in data. */
 	struct sev_user_data_snp_status st;
@@ -196,24 +196,24 @@ int hv_sev_snp_platform_status(struct hv_sev *s, struct hv_snp_status *ret,
 	memcpy(raw, &st, sizeof(raw));
 	uint32_t masks = le32_at(raw + HV_SNP_STATUS_MASKS_OFF);
 	*ret = (struct hv_snp_status){
-		.api_major = st.api_major,
-		.api_minor = st.api_minor,
-		.state = st.state,
-		.rmp_initialized = raw[HV_SNP_STATUS_FLAGS_OFF] & 1,
-		.build_id = st.build_id,
-		.mask_chip_id = masks & HV_SNP_STATUS_MASK_CHIP_ID,
-		.mask_chip_key = masks & HV_SNP_STATUS_MASK_CHIP_KEY,
-		.vlek_en = masks & HV_SNP_STATUS_VLEK_EN,
-		.feature_info = masks & HV_SNP_STATUS_FEATURE_INFO,
-		.rapl_dis = masks & HV_SNP_STATUS_RAPL_DIS,
-		.ciphertext_hiding_cap = masks & HV_SNP_STATUS_CIPHERTEXT_HIDING_CAP,
-		.ciphertext_hiding_en = masks & HV_SNP_STATUS_CIPHERTEXT_HIDING_EN,
-		.guest_count = st.guest_count,
-		.current_tcb = st.current_tcb_version,
-		.reported_tcb = st.reported_tcb_version,
-		/* SNP ABI PLATFORM_STATUS carries no committed TCB (nor does the kernel's
-		 * struct); only attestation reports do (REPORT.COMMITTED_TCB). */
-		.committed_tcb_known = false,
+	    .api_major = st.api_major,
+	    .api_minor = st.api_minor,
+	    .state = st.state,
+	    .rmp_initialized = raw[HV_SNP_STATUS_FLAGS_OFF] & 1,
+	    .build_id = st.build_id,
+	    .mask_chip_id = masks & HV_SNP_STATUS_MASK_CHIP_ID,
+	    .mask_chip_key = masks & HV_SNP_STATUS_MASK_CHIP_KEY,
+	    .vlek_en = masks & HV_SNP_STATUS_VLEK_EN,
+	    .feature_info = masks & HV_SNP_STATUS_FEATURE_INFO,
+	    .rapl_dis = masks & HV_SNP_STATUS_RAPL_DIS,
+	    .ciphertext_hiding_cap = masks & HV_SNP_STATUS_CIPHERTEXT_HIDING_CAP,
+	    .ciphertext_hiding_en = masks & HV_SNP_STATUS_CIPHERTEXT_HIDING_EN,
+	    .guest_count = st.guest_count,
+	    .current_tcb = st.current_tcb_version,
+	    .reported_tcb = st.reported_tcb_version,
+	    /* SNP ABI PLATFORM_STATUS carries no committed TCB (nor does the kernel's
+	     * struct); only attestation reports do (REPORT.COMMITTED_TCB). */
+	    .committed_tcb_known = false,
 	};
 	return 0;
 }
@@ -259,9 +259,9 @@ int hv_sev_snp_vlek_load(struct hv_sev *s, const uint8_t hashstick[HV_SNP_VLEK_H
 {
 	struct sev_user_data_snp_wrapped_vlek_hashstick blob;
 	struct sev_user_data_snp_vlek_load arg = {
-		.len = sizeof(arg),
-		.vlek_wrapped_version = 0,
-		.vlek_wrapped_address = (uintptr_t)&blob,
+	    .len = sizeof(arg),
+	    .vlek_wrapped_version = 0,
+	    .vlek_wrapped_address = (uintptr_t)&blob,
 	};
 
 	_Static_assert(sizeof(blob) == HV_SNP_VLEK_HASHSTICK_SIZE, "hashstick size");
@@ -278,90 +278,82 @@ static const struct {
 	const char *name;
 	const char *message;
 } sev_fw_errors[] = {
-	{HV_SEV_RET_SUCCESS, "SUCCESS", "The command completed successfully."},
-	{HV_SEV_RET_INVALID_PLATFORM_STATE, "INVALID_PLATFORM_STATE",
-	 "The platform state is invalid for this command."},
-	{HV_SEV_RET_INVALID_GUEST_STATE, "INVALID_GUEST_STATE",
-	 "The guest state is invalid for this command."},
-	{HV_SEV_RET_INVALID_CONFIG, "INVALID_CONFIG",
-	 "The platform configuration is invalid."},
-	{HV_SEV_RET_INVALID_LEN, "INVALID_LEN", "A memory buffer is too small."},
-	{HV_SEV_RET_ALREADY_OWNED, "ALREADY_OWNED", "The platform is already owned."},
-	{HV_SEV_RET_INVALID_CERTIFICATE, "INVALID_CERTIFICATE", "The certificate is invalid."},
-	{HV_SEV_RET_POLICY_FAILURE, "POLICY_FAILURE",
-	 "The request is not allowed by the guest or platform policy."},
-	{HV_SEV_RET_INACTIVE, "INACTIVE", "The guest is inactive."},
-	{HV_SEV_RET_INVALID_ADDRESS, "INVALID_ADDRESS", "The address provided is invalid."},
-	{HV_SEV_RET_BAD_SIGNATURE, "BAD_SIGNATURE", "A signature did not verify."},
-	{HV_SEV_RET_BAD_MEASUREMENT, "BAD_MEASUREMENT", "The measurement did not match."},
-	{HV_SEV_RET_ASID_OWNED, "ASID_OWNED", "The ASID is already owned."},
-	{HV_SEV_RET_INVALID_ASID, "INVALID_ASID", "The ASID is invalid."},
-	{HV_SEV_RET_WBINVD_REQUIRED, "WBINVD_REQUIRED", "WBINVD must be executed first."},
-	{HV_SEV_RET_DFFLUSH_REQUIRED, "DFFLUSH_REQUIRED", "DF_FLUSH must be invoked first."},
-	{HV_SEV_RET_INVALID_GUEST, "INVALID_GUEST", "The guest handle is invalid."},
-	{HV_SEV_RET_INVALID_COMMAND, "INVALID_COMMAND", "The command issued is invalid."},
-	{HV_SEV_RET_ACTIVE, "ACTIVE", "The guest is active."},
-	{HV_SEV_RET_HWSEV_RET_PLATFORM, "HWERROR_PLATFORM",
-	 "A hardware condition occurred affecting the platform; it is safe to re-allocate."},
-	{HV_SEV_RET_HWSEV_RET_UNSAFE, "HWERROR_UNSAFE",
-	 "A hardware condition occurred affecting the platform; re-allocation is unsafe."},
-	{HV_SEV_RET_UNSUPPORTED, "UNSUPPORTED", "The feature is not supported."},
-	{HV_SEV_RET_INVALID_PARAM, "INVALID_PARAM", "A parameter is invalid."},
-	{HV_SEV_RET_RESOURCE_LIMIT, "RESOURCE_LIMIT",
-	 "The firmware ran out of a resource needed to complete the command."},
-	{HV_SEV_RET_SECURE_DATA_INVALID, "SECURE_DATA_INVALID",
-	 "Part-specific integrity check failure."},
-	{HV_SEV_RET_INVALID_PAGE_SIZE, "INVALID_PAGE_SIZE",
-	 "The RMP page size is incorrect."},
-	{HV_SEV_RET_INVALID_PAGE_STATE, "INVALID_PAGE_STATE",
-	 "The RMP page state is incorrect."},
-	{HV_SEV_RET_INVALID_MDATA_ENTRY, "INVALID_MDATA_ENTRY",
-	 "The metadata entry is invalid."},
-	{HV_SEV_RET_INVALID_PAGE_OWNER, "INVALID_PAGE_OWNER", "The page ownership is incorrect."},
-	{HV_SEV_RET_AEAD_OFLOW, "AEAD_OFLOW",
-	 "The AEAD algorithm would have overflowed its message counter."},
-	{HV_SEV_RET_EXIT_RING_BUFFER, "RING_BUFFER_EXIT",
-	 "The firmware left ring buffer mode to process a command."},
-	{HV_SEV_RET_RMP_INIT_REQUIRED, "RMP_INIT_REQUIRED",
-	 "The RMP must be reinitialized (SNP_INIT) first."},
-	{HV_SEV_RET_BAD_SVN, "BAD_SVN", "The security version number is not acceptable."},
-	{HV_SEV_RET_BAD_VERSION, "BAD_VERSION", "The firmware version is not acceptable."},
-	{HV_SEV_RET_SHUTDOWN_REQUIRED, "SHUTDOWN_REQUIRED",
-	 "SNP_SHUTDOWN must be invoked first."},
-	{HV_SEV_RET_UPDATE_FAILED, "UPDATE_FAILED",
-	 "The firmware update failed; the previous firmware keeps running."},
-	{HV_SEV_RET_RESTORE_REQUIRED, "RESTORE_REQUIRED",
-	 "A firmware update left state that must be restored first."},
-	{HV_SEV_RET_RMP_INITIALIZATION_FAILED, "RMP_INITIALIZATION_FAILED",
-	 "The RMP could not be initialized."},
-	{HV_SEV_RET_INVALID_KEY, "INVALID_KEY", "The key is invalid or could not be unwrapped."},
-	{HV_SEV_RET_SHUTDOWN_INCOMPLETE, "SHUTDOWN_INCOMPLETE",
-	 "The previous SNP_SHUTDOWN did not complete."},
-	{HV_SEV_RET_INCORRECT_BUFFER_LENGTH, "INCORRECT_BUFFER_LENGTH",
-	 "A buffer length is incorrect."},
-	{HV_SEV_RET_EXPAND_BUFFER_LENGTH_REQUEST, "EXPAND_BUFFER_LENGTH_REQUEST",
-	 "The firmware requests a larger buffer."},
-	{HV_SEV_RET_SPDM_REQUEST, "SPDM_REQUEST",
-	 "The firmware asks the host to relay an SPDM request to a device."},
-	{HV_SEV_RET_SPDM_ERROR, "SPDM_ERROR", "An SPDM exchange with the device failed."},
-	{HV_SEV_RET_SEV_STATUS_ERR_IN_DEV_CONN, "ERR_IN_DEV_CONN",
-	 "The device connection is in error."},
-	{HV_SEV_RET_SEV_STATUS_INVALID_DEV_CTX, "INVALID_DEV_CTX",
-	 "The device context is invalid."},
-	{HV_SEV_RET_SEV_STATUS_INVALID_TDI_CTX, "INVALID_TDI_CTX", "The TDI context is invalid."},
-	{HV_SEV_RET_SEV_STATUS_INVALID_TDI, "INVALID_TDI", "The TDI is invalid."},
-	{HV_SEV_RET_SEV_STATUS_RECLAIM_REQUIRED, "RECLAIM_REQUIRED",
-	 "Pages must be reclaimed first."},
-	{HV_SEV_RET_IN_USE, "IN_USE", "The resource is in use."},
-	{HV_SEV_RET_SEV_STATUS_INVALID_DEV_STATE, "INVALID_DEV_STATE",
-	 "The device state is invalid for this command."},
-	{HV_SEV_RET_SEV_STATUS_INVALID_TDI_STATE, "INVALID_TDI_STATE",
-	 "The TDI state is invalid for this command."},
-	{HV_SEV_RET_SEV_STATUS_DEV_CERT_CHANGED, "DEV_CERT_CHANGED",
-	 "The device certificate changed."},
-	{HV_SEV_RET_SEV_STATUS_RESYNC_REQ, "RESYNC_REQ", "The device must be resynchronized."},
-	{HV_SEV_RET_SEV_STATUS_RESPONSE_TOO_LARGE, "RESPONSE_TOO_LARGE",
-	 "The device response is too large."},
+    {HV_SEV_RET_SUCCESS, "SUCCESS", "The command completed successfully."},
+    {HV_SEV_RET_INVALID_PLATFORM_STATE, "INVALID_PLATFORM_STATE",
+     "The platform state is invalid for this command."},
+    {HV_SEV_RET_INVALID_GUEST_STATE, "INVALID_GUEST_STATE",
+     "The guest state is invalid for this command."},
+    {HV_SEV_RET_INVALID_CONFIG, "INVALID_CONFIG", "The platform configuration is invalid."},
+    {HV_SEV_RET_INVALID_LEN, "INVALID_LEN", "A memory buffer is too small."},
+    {HV_SEV_RET_ALREADY_OWNED, "ALREADY_OWNED", "The platform is already owned."},
+    {HV_SEV_RET_INVALID_CERTIFICATE, "INVALID_CERTIFICATE", "The certificate is invalid."},
+    {HV_SEV_RET_POLICY_FAILURE, "POLICY_FAILURE",
+     "The request is not allowed by the guest or platform policy."},
+    {HV_SEV_RET_INACTIVE, "INACTIVE", "The guest is inactive."},
+    {HV_SEV_RET_INVALID_ADDRESS, "INVALID_ADDRESS", "The address provided is invalid."},
+    {HV_SEV_RET_BAD_SIGNATURE, "BAD_SIGNATURE", "A signature did not verify."},
+    {HV_SEV_RET_BAD_MEASUREMENT, "BAD_MEASUREMENT", "The measurement did not match."},
+    {HV_SEV_RET_ASID_OWNED, "ASID_OWNED", "The ASID is already owned."},
+    {HV_SEV_RET_INVALID_ASID, "INVALID_ASID", "The ASID is invalid."},
+    {HV_SEV_RET_WBINVD_REQUIRED, "WBINVD_REQUIRED", "WBINVD must be executed first."},
+    {HV_SEV_RET_DFFLUSH_REQUIRED, "DFFLUSH_REQUIRED", "DF_FLUSH must be invoked first."},
+    {HV_SEV_RET_INVALID_GUEST, "INVALID_GUEST", "The guest handle is invalid."},
+    {HV_SEV_RET_INVALID_COMMAND, "INVALID_COMMAND", "The command issued is invalid."},
+    {HV_SEV_RET_ACTIVE, "ACTIVE", "The guest is active."},
+    {HV_SEV_RET_HWSEV_RET_PLATFORM, "HWERROR_PLATFORM",
+     "A hardware condition occurred affecting the platform; it is safe to re-allocate."},
+    {HV_SEV_RET_HWSEV_RET_UNSAFE, "HWERROR_UNSAFE",
+     "A hardware condition occurred affecting the platform; re-allocation is unsafe."},
+    {HV_SEV_RET_UNSUPPORTED, "UNSUPPORTED", "The feature is not supported."},
+    {HV_SEV_RET_INVALID_PARAM, "INVALID_PARAM", "A parameter is invalid."},
+    {HV_SEV_RET_RESOURCE_LIMIT, "RESOURCE_LIMIT",
+     "The firmware ran out of a resource needed to complete the command."},
+    {HV_SEV_RET_SECURE_DATA_INVALID, "SECURE_DATA_INVALID",
+     "Part-specific integrity check failure."},
+    {HV_SEV_RET_INVALID_PAGE_SIZE, "INVALID_PAGE_SIZE", "The RMP page size is incorrect."},
+    {HV_SEV_RET_INVALID_PAGE_STATE, "INVALID_PAGE_STATE", "The RMP page state is incorrect."},
+    {HV_SEV_RET_INVALID_MDATA_ENTRY, "INVALID_MDATA_ENTRY", "The metadata entry is invalid."},
+    {HV_SEV_RET_INVALID_PAGE_OWNER, "INVALID_PAGE_OWNER", "The page ownership is incorrect."},
+    {HV_SEV_RET_AEAD_OFLOW, "AEAD_OFLOW",
+     "The AEAD algorithm would have overflowed its message counter."},
+    {HV_SEV_RET_EXIT_RING_BUFFER, "RING_BUFFER_EXIT",
+     "The firmware left ring buffer mode to process a command."},
+    {HV_SEV_RET_RMP_INIT_REQUIRED, "RMP_INIT_REQUIRED",
+     "The RMP must be reinitialized (SNP_INIT) first."},
+    {HV_SEV_RET_BAD_SVN, "BAD_SVN", "The security version number is not acceptable."},
+    {HV_SEV_RET_BAD_VERSION, "BAD_VERSION", "The firmware version is not acceptable."},
+    {HV_SEV_RET_SHUTDOWN_REQUIRED, "SHUTDOWN_REQUIRED", "SNP_SHUTDOWN must be invoked first."},
+    {HV_SEV_RET_UPDATE_FAILED, "UPDATE_FAILED",
+     "The firmware update failed; the previous firmware keeps running."},
+    {HV_SEV_RET_RESTORE_REQUIRED, "RESTORE_REQUIRED",
+     "A firmware update left state that must be restored first."},
+    {HV_SEV_RET_RMP_INITIALIZATION_FAILED, "RMP_INITIALIZATION_FAILED",
+     "The RMP could not be initialized."},
+    {HV_SEV_RET_INVALID_KEY, "INVALID_KEY", "The key is invalid or could not be unwrapped."},
+    {HV_SEV_RET_SHUTDOWN_INCOMPLETE, "SHUTDOWN_INCOMPLETE",
+     "The previous SNP_SHUTDOWN did not complete."},
+    {HV_SEV_RET_INCORRECT_BUFFER_LENGTH, "INCORRECT_BUFFER_LENGTH",
+     "A buffer length is incorrect."},
+    {HV_SEV_RET_EXPAND_BUFFER_LENGTH_REQUEST, "EXPAND_BUFFER_LENGTH_REQUEST",
+     "The firmware requests a larger buffer."},
+    {HV_SEV_RET_SPDM_REQUEST, "SPDM_REQUEST",
+     "The firmware asks the host to relay an SPDM request to a device."},
+    {HV_SEV_RET_SPDM_ERROR, "SPDM_ERROR", "An SPDM exchange with the device failed."},
+    {HV_SEV_RET_SEV_STATUS_ERR_IN_DEV_CONN, "ERR_IN_DEV_CONN",
+     "The device connection is in error."},
+    {HV_SEV_RET_SEV_STATUS_INVALID_DEV_CTX, "INVALID_DEV_CTX", "The device context is invalid."},
+    {HV_SEV_RET_SEV_STATUS_INVALID_TDI_CTX, "INVALID_TDI_CTX", "The TDI context is invalid."},
+    {HV_SEV_RET_SEV_STATUS_INVALID_TDI, "INVALID_TDI", "The TDI is invalid."},
+    {HV_SEV_RET_SEV_STATUS_RECLAIM_REQUIRED, "RECLAIM_REQUIRED", "Pages must be reclaimed first."},
+    {HV_SEV_RET_IN_USE, "IN_USE", "The resource is in use."},
+    {HV_SEV_RET_SEV_STATUS_INVALID_DEV_STATE, "INVALID_DEV_STATE",
+     "The device state is invalid for this command."},
+    {HV_SEV_RET_SEV_STATUS_INVALID_TDI_STATE, "INVALID_TDI_STATE",
+     "The TDI state is invalid for this command."},
+    {HV_SEV_RET_SEV_STATUS_DEV_CERT_CHANGED, "DEV_CERT_CHANGED", "The device certificate changed."},
+    {HV_SEV_RET_SEV_STATUS_RESYNC_REQ, "RESYNC_REQ", "The device must be resynchronized."},
+    {HV_SEV_RET_SEV_STATUS_RESPONSE_TOO_LARGE, "RESPONSE_TOO_LARGE",
+     "The device response is too large."},
 };
 
 const char *hv_sev_fw_error_name(uint32_t code)
@@ -383,19 +375,19 @@ const char *hv_sev_fw_error_message(uint32_t code)
 const char *hv_sev_cmd_name(uint32_t cmd)
 {
 	static const char *const names[] = {
-		[SEV_FACTORY_RESET] = "SEV_FACTORY_RESET",
-		[SEV_PLATFORM_STATUS] = "SEV_PLATFORM_STATUS",
-		[SEV_PEK_GEN] = "SEV_PEK_GEN",
-		[SEV_PEK_CSR] = "SEV_PEK_CSR",
-		[SEV_PDH_GEN] = "SEV_PDH_GEN",
-		[SEV_PDH_CERT_EXPORT] = "SEV_PDH_CERT_EXPORT",
-		[SEV_PEK_CERT_IMPORT] = "SEV_PEK_CERT_IMPORT",
-		[SEV_GET_ID] = "SEV_GET_ID",
-		[SEV_GET_ID2] = "SEV_GET_ID2",
-		[SNP_PLATFORM_STATUS] = "SNP_PLATFORM_STATUS",
-		[SNP_COMMIT] = "SNP_COMMIT",
-		[SNP_SET_CONFIG] = "SNP_SET_CONFIG",
-		[SNP_VLEK_LOAD] = "SNP_VLEK_LOAD",
+	    [SEV_FACTORY_RESET] = "SEV_FACTORY_RESET",
+	    [SEV_PLATFORM_STATUS] = "SEV_PLATFORM_STATUS",
+	    [SEV_PEK_GEN] = "SEV_PEK_GEN",
+	    [SEV_PEK_CSR] = "SEV_PEK_CSR",
+	    [SEV_PDH_GEN] = "SEV_PDH_GEN",
+	    [SEV_PDH_CERT_EXPORT] = "SEV_PDH_CERT_EXPORT",
+	    [SEV_PEK_CERT_IMPORT] = "SEV_PEK_CERT_IMPORT",
+	    [SEV_GET_ID] = "SEV_GET_ID",
+	    [SEV_GET_ID2] = "SEV_GET_ID2",
+	    [SNP_PLATFORM_STATUS] = "SNP_PLATFORM_STATUS",
+	    [SNP_COMMIT] = "SNP_COMMIT",
+	    [SNP_SET_CONFIG] = "SNP_SET_CONFIG",
+	    [SNP_VLEK_LOAD] = "SNP_VLEK_LOAD",
 	};
 
 	return cmd < ARRAY_SIZE(names) ? names[cmd] : NULL;

@@ -26,9 +26,9 @@ static const struct psp_product_defaults {
 	uint64_t platform_info;
 	size_t chip_id_len; /* Turin's CHIP_ID carries 8 bytes, zero-padded */
 } psp_defaults[] = {
-	{SNP_PRODUCT_MILAN, 0x7308000000000003ull, 4, 0x19, 0x01, 1, 0x01, 64},
-	{SNP_PRODUCT_GENOA, 0x541900000000000aull, 43, 0x19, 0x11, 1, 0x25, 64},
-	{SNP_PRODUCT_TURIN, 0x4700000002000100ull, 61, 0x1a, 0x02, 1, 0x25, 8},
+    {SNP_PRODUCT_MILAN, 0x7308000000000003ull, 4, 0x19, 0x01, 1, 0x01, 64},
+    {SNP_PRODUCT_GENOA, 0x541900000000000aull, 43, 0x19, 0x11, 1, 0x25, 64},
+    {SNP_PRODUCT_TURIN, 0x4700000002000100ull, 61, 0x1a, 0x02, 1, 0x25, 8},
 };
 
 static const struct psp_product_defaults *psp_product_defaults(enum snp_product p)
@@ -39,8 +39,7 @@ static const struct psp_product_defaults *psp_product_defaults(enum snp_product 
 	return &psp_defaults[1];
 }
 
-void psp_cpuid(const struct emul_psp *psp, uint8_t *ret_fam, uint8_t *ret_mod,
-		    uint8_t *ret_step)
+void psp_cpuid(const struct emul_psp *psp, uint8_t *ret_fam, uint8_t *ret_mod, uint8_t *ret_step)
 {
 	const struct psp_product_defaults *d = psp_product_defaults(psp->product);
 	*ret_fam = d->fam;
@@ -78,22 +77,21 @@ int psp_persist(struct emul_psp *psp)
 	int len, r;
 
 	hex_encode(psp->chip_id, sizeof(psp->chip_id), chip);
-	len = snprintf(buf, sizeof(buf),
-		       "version=1\nproduct=%s\nchip_id=%s\napi=%u.%u\nbuild=%u\n"
-		       "committed_api=%u.%u\ncommitted_build=%u\ncurrent_tcb=%016llx\n"
-		       "reported_tcb=%016llx\ncommitted_tcb=%016llx\nmask_chip_id=%d\n"
-		       "mask_chip_key=%d\n",
-		       snp_product_name(psp->product), chip, psp->api_major, psp->api_minor,
-		       psp->build_id, psp->committed_api_major, psp->committed_api_minor,
-		       psp->committed_build_id, (unsigned long long)psp->current_tcb,
-		       (unsigned long long)psp->reported_tcb,
-		       (unsigned long long)psp->committed_tcb, psp->mask_chip_id,
-		       psp->mask_chip_key);
+	len = snprintf(
+	    buf, sizeof(buf),
+	    "version=1\nproduct=%s\nchip_id=%s\napi=%u.%u\nbuild=%u\n"
+	    "committed_api=%u.%u\ncommitted_build=%u\ncurrent_tcb=%016llx\n"
+	    "reported_tcb=%016llx\ncommitted_tcb=%016llx\nmask_chip_id=%d\n"
+	    "mask_chip_key=%d\n",
+	    snp_product_name(psp->product), chip, psp->api_major, psp->api_minor, psp->build_id,
+	    psp->committed_api_major, psp->committed_api_minor, psp->committed_build_id,
+	    (unsigned long long)psp->current_tcb, (unsigned long long)psp->reported_tcb,
+	    (unsigned long long)psp->committed_tcb, psp->mask_chip_id, psp->mask_chip_key);
 	if (len < 0 || len >= (int)sizeof(buf))
 		return -EOVERFLOW;
 	if (snprintf(path, sizeof(path), "%s/" PSP_IDENTITY_FILE, psp->dir) >= (int)sizeof(path) ||
 	    snprintf(tmp, sizeof(tmp), "%s/." PSP_IDENTITY_FILE ".tmp", psp->dir) >=
-		    (int)sizeof(tmp))
+		(int)sizeof(tmp))
 		return -ENAMETOOLONG;
 
 	_cleanup_close_ int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
@@ -274,8 +272,8 @@ int emul_psp_open(const struct emul_psp_config *cfg, struct emul_psp **ret)
 		r = -ENAMETOOLONG;
 		goto fail;
 	}
-	enum snp_product want = cfg->product == SNP_PRODUCT_UNKNOWN ? SNP_PRODUCT_GENOA
-								    : cfg->product;
+	enum snp_product want =
+	    cfg->product == SNP_PRODUCT_UNKNOWN ? SNP_PRODUCT_GENOA : cfg->product;
 	r = psp_load(psp, path);
 	if (r == -ENOENT) {
 		psp->product = want;
@@ -350,8 +348,8 @@ static bool tcb_le(enum snp_product p, uint64_t a, uint64_t b)
 
 	if (snp_tcb_decode(p, a, &x) < 0 || snp_tcb_decode(p, b, &y) < 0)
 		return false;
-	return x.fmc <= y.fmc && x.bootloader <= y.bootloader && x.tee <= y.tee &&
-	       x.snp <= y.snp && x.microcode <= y.microcode;
+	return x.fmc <= y.fmc && x.bootloader <= y.bootloader && x.tee <= y.tee && x.snp <= y.snp &&
+	       x.microcode <= y.microcode;
 }
 
 int emul_psp_set_current_tcb(struct emul_psp *psp, uint64_t tcb)
@@ -415,13 +413,13 @@ static int psp_snp_platform_status(struct emul_psp *psp, void *data, uint32_t *f
 		return -EINVAL;
 	st[0] = psp->api_major;
 	st[1] = psp->api_minor;
-	st[2] = 1;		    /* STATE: INIT (the kernel ran SNP_INIT at boot) */
+	st[2] = 1;			 /* STATE: INIT (the kernel ran SNP_INIT at boot) */
 	st[HV_SNP_STATUS_FLAGS_OFF] = 1; /* IS_RMP_INITIALIZED */
 	put_le32(st + 4, psp->build_id);
 	put_le32(st + HV_SNP_STATUS_MASKS_OFF,
 		 (psp->mask_chip_id ? HV_SNP_STATUS_MASK_CHIP_ID : 0) |
-			 (psp->mask_chip_key ? HV_SNP_STATUS_MASK_CHIP_KEY : 0) |
-			 (psp->vlek ? HV_SNP_STATUS_VLEK_EN : 0));
+		     (psp->mask_chip_key ? HV_SNP_STATUS_MASK_CHIP_KEY : 0) |
+		     (psp->vlek ? HV_SNP_STATUS_VLEK_EN : 0));
 	put_le32(st + 12, psp_guest_count(psp));
 	put_le64(st + 16, psp->current_tcb);
 	put_le64(st + 24, psp->reported_tcb);
@@ -512,8 +510,8 @@ static int psp_snp_vlek_load(struct emul_psp *psp, void *data, uint32_t *fw)
 	memcpy(stick, (const void *)(uintptr_t)arg.vlek_wrapped_address, sizeof(stick));
 	r = emul_amd_pki_unwrap_vlek(psp->pki, stick, &tcb, &key);
 	if (r == -EBADMSG || r == -EINVAL)
-		return psp_fail(fw, r == -EBADMSG ? HV_SEV_RET_INVALID_KEY
-						  : HV_SEV_RET_INVALID_PARAM);
+		return psp_fail(fw,
+				r == -EBADMSG ? HV_SEV_RET_INVALID_KEY : HV_SEV_RET_INVALID_PARAM);
 	if (r < 0)
 		return r;
 	if (tcb != psp->reported_tcb) {
@@ -541,21 +539,11 @@ int emul_psp_issue(struct emul_psp *psp, uint32_t cmd, void *data, uint32_t *ret
 	}
 	pthread_mutex_lock(&psp->lock);
 	switch (cmd) {
-	case SNP_PLATFORM_STATUS:
-		r = psp_snp_platform_status(psp, data, &fw);
-		break;
-	case SEV_GET_ID2:
-		r = psp_get_id2(psp, data, &fw);
-		break;
-	case SNP_COMMIT:
-		r = psp_snp_commit(psp, &fw);
-		break;
-	case SNP_SET_CONFIG:
-		r = psp_snp_set_config(psp, data, &fw);
-		break;
-	case SNP_VLEK_LOAD:
-		r = psp_snp_vlek_load(psp, data, &fw);
-		break;
+	case SNP_PLATFORM_STATUS: r = psp_snp_platform_status(psp, data, &fw); break;
+	case SEV_GET_ID2: r = psp_get_id2(psp, data, &fw); break;
+	case SNP_COMMIT: r = psp_snp_commit(psp, &fw); break;
+	case SNP_SET_CONFIG: r = psp_snp_set_config(psp, data, &fw); break;
+	case SNP_VLEK_LOAD: r = psp_snp_vlek_load(psp, data, &fw); break;
 	default:
 		/* Legacy SEV key management (PEK/PDH/OCA, FACTORY_RESET, GET_ID) is not
 		 * emulated: the firmware's answer to a command it does not implement. */

@@ -69,8 +69,7 @@ int psp_ecdsa_pubkey_decode(const uint8_t pub[ECDSA_PUB_SIZE], EVP_PKEY **ret)
 	EVP_PKEY_CTX *check = NULL;
 	if (!bld || !ctx ||
 	    !OSSL_PARAM_BLD_push_utf8_string(bld, OSSL_PKEY_PARAM_GROUP_NAME, "secp384r1", 0) ||
-	    !OSSL_PARAM_BLD_push_octet_string(bld, OSSL_PKEY_PARAM_PUB_KEY, point,
-					      sizeof(point)) ||
+	    !OSSL_PARAM_BLD_push_octet_string(bld, OSSL_PKEY_PARAM_PUB_KEY, point, sizeof(point)) ||
 	    !(params = OSSL_PARAM_BLD_to_param(bld))) {
 		r = -ENOMEM;
 		goto out;

@@ -10,7 +10,7 @@
 #include "hv/uapi/sev_compat.h"
 
 /* SNP ABI "Guest Policy" (section 4.3). */
-#define POLICY_ABI_MINOR(p) ((uint8_t)((p) & 0xff))
+#define POLICY_ABI_MINOR(p) ((uint8_t)((p)&0xff))
 #define POLICY_ABI_MAJOR(p) ((uint8_t)(((p) >> 8) & 0xff))
 #define POLICY_SMT (1ull << 16)
 #define POLICY_RSVD_MBO (1ull << 17)
@@ -169,8 +169,8 @@ int emul_psp_snp_launch_update(struct emul_psp *psp, uint32_t handle, uint64_t g
 /* SNP ABI SNP_LAUNCH_FINISH with an ID block: the signatures (ID_AUTH), then the block's LD
  * against the launch digest (BAD_MEASUREMENT) and its POLICY against the guest's
  * (POLICY_FAILURE). Returns 0 or a SEV_RET_* status, or a negative errno. */
-static int psp_finish_id_block(struct psp_guest *g, const uint8_t *id_block,
-			       const uint8_t *id_auth, bool author_key_en)
+static int psp_finish_id_block(struct psp_guest *g, const uint8_t *id_block, const uint8_t *id_auth,
+			       bool author_key_en)
 {
 	uint8_t id_digest[PSP_LD_SIZE], author_digest[PSP_LD_SIZE];
 	int r;

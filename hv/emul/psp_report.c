@@ -34,7 +34,7 @@
 #define REPORT_CPUID_STEP_OFF 0x18a
 #define REPORT_CHIP_ID_OFF 0x1a0
 #define REPORT_COMMITTED_TCB_OFF 0x1e0
-#define REPORT_CURRENT_BUILD_OFF 0x1e8 /* CURRENT_BUILD, _MINOR 0x1E9, _MAJOR 0x1EA */
+#define REPORT_CURRENT_BUILD_OFF 0x1e8	 /* CURRENT_BUILD, _MINOR 0x1E9, _MAJOR 0x1EA */
 #define REPORT_COMMITTED_BUILD_OFF 0x1ec /* COMMITTED_BUILD, _MINOR 0x1ED, _MAJOR 0x1EE */
 #define REPORT_LAUNCH_TCB_OFF 0x1f0
 #define REPORT_LAUNCH_MIT_VECTOR_OFF 0x1f8
@@ -110,9 +110,8 @@ static int psp_report_build(struct emul_psp *psp, const struct psp_guest *g,
 	put_le32(rep + REPORT_SIGNATURE_ALGO_OFF, 1); /* ECDSA P-384 with SHA-384 */
 	put_le64(rep + REPORT_CURRENT_TCB_OFF, psp->current_tcb);
 	put_le64(rep + REPORT_PLATFORM_INFO_OFF, psp->platform_info);
-	put_le32(rep + REPORT_KEY_INFO_OFF, (g->author_key_en ? 1u : 0u) |
-						    (psp->mask_chip_key ? 2u : 0u) |
-						    signing_key << 2);
+	put_le32(rep + REPORT_KEY_INFO_OFF,
+		 (g->author_key_en ? 1u : 0u) | (psp->mask_chip_key ? 2u : 0u) | signing_key << 2);
 	if (report_data)
 		memcpy(rep + REPORT_REPORT_DATA_OFF, report_data, 64);
 	memcpy(rep + REPORT_MEASUREMENT_OFF, g->ld, PSP_LD_SIZE);
@@ -169,9 +168,9 @@ static int psp_report(struct emul_psp *psp, uint32_t handle, const uint8_t repor
 	return r;
 }
 
-int emul_psp_snp_guest_report(struct emul_psp *psp, uint32_t handle,
-			      const uint8_t report_data[64], uint32_t vmpl,
-			      uint8_t ret_report[EMUL_SNP_REPORT_SIZE], uint32_t *ret_fw_error)
+int emul_psp_snp_guest_report(struct emul_psp *psp, uint32_t handle, const uint8_t report_data[64],
+			      uint32_t vmpl, uint8_t ret_report[EMUL_SNP_REPORT_SIZE],
+			      uint32_t *ret_fw_error)
 {
 	/* MSG_REPORT_REQ: VMPL must be one the guest has (0-3). */
 	if (vmpl > 3)

@@ -106,8 +106,8 @@ _Static_assert(sizeof(struct sev_user_data_snp_wrapped_vlek_hashstick) == 432,
 	       "sev_user_data_snp_wrapped_vlek_hashstick");
 
 /* Byte offsets read and written as integers (bitfield-free access). */
-#define HV_SNP_STATUS_FLAGS_OFF 3  /* bit 0: IS_RMP_INITIALIZED */
-#define HV_SNP_STATUS_MASKS_OFF 8  /* u32: the flag word below */
+#define HV_SNP_STATUS_FLAGS_OFF 3 /* bit 0: IS_RMP_INITIALIZED */
+#define HV_SNP_STATUS_MASKS_OFF 8 /* u32: the flag word below */
 #define HV_SNP_STATUS_MASK_CHIP_ID (1u << 0)
 #define HV_SNP_STATUS_MASK_CHIP_KEY (1u << 1)
 #define HV_SNP_STATUS_VLEK_EN (1u << 2)
@@ -180,7 +180,8 @@ enum {
 };
 
 /* What 6.1 already has must agree (its enum counts up from 0; 0x03 is spelled INAVLID). */
-_Static_assert((int)SEV_RET_INVALID_PLATFORM_STATE == (int)HV_SEV_RET_INVALID_PLATFORM_STATE, "SEV_RET");
+_Static_assert((int)SEV_RET_INVALID_PLATFORM_STATE == (int)HV_SEV_RET_INVALID_PLATFORM_STATE,
+	       "SEV_RET");
 _Static_assert((int)SEV_RET_INAVLID_CONFIG == (int)HV_SEV_RET_INVALID_CONFIG, "SEV_RET");
 _Static_assert((int)SEV_RET_INVALID_LEN == (int)HV_SEV_RET_INVALID_LEN, "SEV_RET");
 _Static_assert((int)SEV_RET_POLICY_FAILURE == (int)HV_SEV_RET_POLICY_FAILURE, "SEV_RET");

@@ -31,7 +31,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			SHA384(auth + SNP_ID_AUTH_ID_KEY_OFF, SNP_ECDSA_PUBKEY_SIZE, want);
 			FUZZ_CHECK(memcmp(idd, want, 48) == 0);
 			if (author)
-				SHA384(auth + SNP_ID_AUTH_AUTHOR_KEY_OFF, SNP_ECDSA_PUBKEY_SIZE, want);
+				SHA384(auth + SNP_ID_AUTH_AUTHOR_KEY_OFF, SNP_ECDSA_PUBKEY_SIZE,
+				       want);
 			FUZZ_CHECK(memcmp(ad, author ? want : zero, 48) == 0);
 		}
 		struct snp_id_auth_verified v;

@@ -168,16 +168,16 @@ START_TEST(test_digest_snp_default)
 
 	/* coco's whole offline calculation agrees too. */
 	struct snp_measure_input in = {
-		.mode = SNP_MODE_SNP,
-		.ovmf = (const uint8_t *)fw_img,
-		.ovmf_size = fw_len,
-		.kernel = true,
-		.hashes = kh,
-		.vcpus = 1,
-		.vcpu_sig = sig,
-		.guest_features = 0x21,
-		.vmm = SNP_VMM_QEMU,
-		.threads = 1,
+	    .mode = SNP_MODE_SNP,
+	    .ovmf = (const uint8_t *)fw_img,
+	    .ovmf_size = fw_len,
+	    .kernel = true,
+	    .hashes = kh,
+	    .vcpus = 1,
+	    .vcpu_sig = sig,
+	    .guest_features = 0x21,
+	    .vmm = SNP_VMM_QEMU,
+	    .threads = 1,
 	};
 	struct snp_measure_result res;
 	char err[256];
@@ -226,10 +226,9 @@ START_TEST(test_digest_page_types)
 	for (int i = 0; i < 8; i++)
 		info[0x68 + i] = (uint8_t)(gpa >> (8 * i));
 	SHA384(info, sizeof(info), want);
-	ck_assert_int_eq(
-		emul_psp_snp_launch_update(psp, h, gpa, SNP_PAGE_NORMAL, page, true, 0x0f, 0x03, 0x01,
-					   &fw),
-		0);
+	ck_assert_int_eq(emul_psp_snp_launch_update(psp, h, gpa, SNP_PAGE_NORMAL, page, true, 0x0f,
+						    0x03, 0x01, &fw),
+			 0);
 	ck_assert_int_eq(emul_psp_snp_launch_digest(psp, h, ld), 0);
 	ck_assert_mem_eq(ld, want, 48);
 
@@ -243,7 +242,7 @@ START_TEST(test_digest_page_types)
 	ck_assert_int_eq(emul_psp_snp_launch_update(psp, h, 0x1000, 1, NULL, false, 0, 0, 0, &fw),
 			 -EINVAL);
 	ck_assert_int_eq(
-		emul_psp_snp_launch_update(psp, h + 100, 0x1000, 1, page, false, 0, 0, 0, &fw), -EIO);
+	    emul_psp_snp_launch_update(psp, h + 100, 0x1000, 1, page, false, 0, 0, 0, &fw), -EIO);
 	ck_assert_uint_eq(fw, HV_SEV_RET_INVALID_GUEST);
 	ck_assert_int_eq(emul_psp_snp_launch_digest(psp, h, ld), 0);
 	ck_assert_mem_eq(ld, want, 48);
@@ -357,11 +356,11 @@ START_TEST(test_report_layout_and_signature)
 	ck_assert_int_eq(emul_psp_snp_launch_digest(psp, h, ld), 0);
 
 	/* SNP ABI 1.58 ATTESTATION_REPORT offsets. */
-	ck_assert_uint_eq(le32(rep + 0x000), 5);       /* VERSION */
-	ck_assert_uint_eq(le32(rep + 0x004), 0);       /* GUEST_SVN */
-	ck_assert_uint_eq(le64(rep + 0x008), 0x30000); /* POLICY */
-	ck_assert_uint_eq(le32(rep + 0x030), 2);       /* VMPL */
-	ck_assert_uint_eq(le32(rep + 0x034), 1);       /* SIGNATURE_ALGO: ECDSA P-384 */
+	ck_assert_uint_eq(le32(rep + 0x000), 5);	 /* VERSION */
+	ck_assert_uint_eq(le32(rep + 0x004), 0);	 /* GUEST_SVN */
+	ck_assert_uint_eq(le64(rep + 0x008), 0x30000);	 /* POLICY */
+	ck_assert_uint_eq(le32(rep + 0x030), 2);	 /* VMPL */
+	ck_assert_uint_eq(le32(rep + 0x034), 1);	 /* SIGNATURE_ALGO: ECDSA P-384 */
 	ck_assert_uint_eq(le64(rep + 0x038), GENOA_TCB); /* CURRENT_TCB */
 	ck_assert_uint_eq(le64(rep + 0x040), 0x25);	 /* PLATFORM_INFO: SMT, ECC, alias chk */
 	ck_assert_uint_eq(le32(rep + 0x048), 0);	 /* no author key, VCEK-signed */
@@ -381,13 +380,13 @@ START_TEST(test_report_layout_and_signature)
 	ck_assert_int_eq(read_file_max(GENOA_REPORT, 4096, &genoa, &glen), 0);
 	ck_assert_uint_eq(glen, EMUL_SNP_REPORT_SIZE);
 	const uint8_t *gr = (const uint8_t *)genoa;
-	ck_assert_mem_eq(rep + 0x000, gr + 0x000, 4);	/* VERSION 5 */
-	ck_assert_mem_eq(rep + 0x034, gr + 0x034, 4);	/* SIGNATURE_ALGO */
-	ck_assert_mem_eq(rep + 0x160, gr + 0x160, 32);	/* REPORT_ID_MA */
-	ck_assert_mem_eq(rep + 0x180, gr + 0x180, 8);	/* REPORTED_TCB (our Genoa default) */
-	ck_assert_mem_eq(rep + 0x188, gr + 0x188, 3);	/* CPUID_FAM_ID/MOD_ID/STEP */
-	ck_assert_mem_eq(rep + 0x1e8, gr + 0x1e8, 8);	/* CURRENT and COMMITTED versions */
-	ck_assert_mem_eq(rep + 0x040, gr + 0x040, 8);	/* PLATFORM_INFO */
+	ck_assert_mem_eq(rep + 0x000, gr + 0x000, 4);  /* VERSION 5 */
+	ck_assert_mem_eq(rep + 0x034, gr + 0x034, 4);  /* SIGNATURE_ALGO */
+	ck_assert_mem_eq(rep + 0x160, gr + 0x160, 32); /* REPORT_ID_MA */
+	ck_assert_mem_eq(rep + 0x180, gr + 0x180, 8);  /* REPORTED_TCB (our Genoa default) */
+	ck_assert_mem_eq(rep + 0x188, gr + 0x188, 3);  /* CPUID_FAM_ID/MOD_ID/STEP */
+	ck_assert_mem_eq(rep + 0x1e8, gr + 0x1e8, 8);  /* CURRENT and COMMITTED versions */
+	ck_assert_mem_eq(rep + 0x040, gr + 0x040, 8);  /* PLATFORM_INFO */
 
 	/* Signed by the VCEK for (CHIP_ID, REPORTED_TCB); any flipped signed byte breaks it. */
 	X509 *cert = vcek_cert(GENOA_TCB);
@@ -479,7 +478,8 @@ static EVP_PKEY *p384_key(void)
  * id-block writes) and checked by the PSP's own verifier. */
 START_TEST(test_id_block)
 {
-	uint8_t page[4096], block[SNP_ID_BLOCK_SIZE], auth[SNP_ID_AUTH_SIZE], rep[EMUL_SNP_REPORT_SIZE];
+	uint8_t page[4096], block[SNP_ID_BLOCK_SIZE], auth[SNP_ID_AUTH_SIZE],
+	    rep[EMUL_SNP_REPORT_SIZE];
 	uint8_t id_digest[48], author_digest[48];
 	char err[256];
 	uint32_t h, fw;
@@ -503,16 +503,15 @@ START_TEST(test_id_block)
 #define LAUNCH(policy)                                                                             \
 	do {                                                                                       \
 		ck_assert_int_eq(emul_psp_snp_launch_start(psp, policy, NULL, &h, &fw), 0);        \
-		ck_assert_int_eq(emul_psp_snp_launch_update(psp, h, 0x1000, 1, page, false, 0, 0,  \
-							    0, &fw),                               \
-				 0);                                                               \
+		ck_assert_int_eq(                                                                  \
+		    emul_psp_snp_launch_update(psp, h, 0x1000, 1, page, false, 0, 0, 0, &fw), 0);  \
 	} while (0)
 
 	/* Good, with the author key. */
 	LAUNCH(0x30000);
 	ck_assert_int_eq(emul_psp_snp_launch_finish(psp, h, block, auth, true, NULL, &fw), 0);
 	ck_assert_int_eq(emul_psp_snp_guest_report(psp, h, NULL, 0, rep, &fw), 0);
-	ck_assert_uint_eq(le32(rep + 0x004), 7);  /* GUEST_SVN */
+	ck_assert_uint_eq(le32(rep + 0x004), 7); /* GUEST_SVN */
 	ck_assert_mem_eq(rep + 0x010, f.family_id, 16);
 	ck_assert_mem_eq(rep + 0x020, f.image_id, 16);
 	ck_assert_uint_eq(le32(rep + 0x048) & 1, 1); /* AUTHOR_KEY_EN */

@@ -234,7 +234,7 @@ START_TEST(test_vlek_load)
 	/* The kernel's own checks: LEN must be 16, version 0, an address. */
 	stick[0x20] ^= 1;
 	struct sev_user_data_snp_vlek_load arg = {
-		.len = 15, .vlek_wrapped_version = 0, .vlek_wrapped_address = (uintptr_t)stick};
+	    .len = 15, .vlek_wrapped_version = 0, .vlek_wrapped_address = (uintptr_t)stick};
 	ck_assert_int_eq(emul_psp_issue(psp, SNP_VLEK_LOAD, &arg, &fw), -EINVAL);
 	arg.len = 16;
 	arg.vlek_wrapped_version = 1;
