@@ -20,7 +20,9 @@ struct emul_amd_pki;
  * ark/ask/asvk .pem + .key (PKCS#8, 0600), derive.secret (48 bytes) and vlek-wrap.key (32),
  * all staged in a private temporary directory, fsynced and renamed into place at once, so a
  * crash leaves either the whole set or none, and two racing creators agree on one set.
- * -EINVAL: unknown product or a damaged set; -EPERM: a key file readable by others. */
+ * -EINVAL: unknown product or a damaged set (keys not matching their certificates, a set of
+ * another product, wrong secret sizes); -ENOENT: a file of the set missing; -EPERM: a key file
+ * readable by group or others. */
 int emul_amd_pki_open(const char *dir, enum snp_product product, struct emul_amd_pki **ret);
 void emul_amd_pki_free(struct emul_amd_pki *pki);
 enum snp_product emul_amd_pki_product(const struct emul_amd_pki *pki);
