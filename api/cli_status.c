@@ -48,8 +48,19 @@ int cli_json_bool(json_object *o, const char *path)
 	return v && json_object_is_type(v, json_type_boolean) ? json_object_get_boolean(v) : -1;
 }
 
+const char *cli_json_int_str(json_object *o, const char *path, char *buf, size_t n)
+{
+	json_object *v = lookup(o, path);
+	if (!v || !json_object_is_type(v, json_type_int))
+		return "unknown";
+	snprintf(buf, n, "%lld", (long long)json_object_get_int64(v));
+	return buf;
+}
+
 int cli_status_run(struct cli *cli, const struct cli_command *cmd, int argc, char **argv,
-		   void (*print_human)(json_object *host))
+		   const char *detail_path, const char *detail_key,
+		   void (*print_human)(json_object *host, json_object *detail,
+				       json_object *problem))
 {
 	int r = cli_parse_sub_options(cli, cmd, argc, argv);
 	if (r)
@@ -57,10 +68,30 @@ int cli_status_run(struct cli *cli, const struct cli_command *cmd, int argc, cha
 	json_object *h;
 	if (cli_get_host(cli, &h) < 0)
 		return 1;
-	if (cli->json)
-		puts(json_object_to_json_string_ext(h, JSON_C_TO_STRING_PRETTY));
-	else
-		print_human(h);
+	/* The live device status; a problem (e.g. 501: not this kind of host) is part of the
+	 * answer, not a failure of the command. */
+	long status = 0;
+	json_object *body = NULL;
+	if (cli_request(cli, "GET", detail_path, NULL, &status, &body) < 0) {
+		json_object_put(h);
+		return 1;
+	}
+	json_object *detail = status == 200 ? body : NULL, *problem = status == 200 ? NULL : body;
+	if (cli->json) {
+		json_object *o = json_object_new_object();
+		char key[64];
+		json_object_object_add(o, "host", json_object_get(h));
+		json_object_object_add(o, detail_key, json_object_get(detail));
+		if (problem) {
+			snprintf(key, sizeof(key), "%s_problem", detail_key);
+			json_object_object_add(o, key, json_object_get(problem));
+		}
+		puts(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY));
+		json_object_put(o);
+	} else {
+		print_human(h, detail, problem);
+	}
+	json_object_put(body);
 	json_object_put(h);
 	return 0;
 }

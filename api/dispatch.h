@@ -16,6 +16,8 @@ enum svc_op {
 	SVC_RELOAD,        /* re-read configuration (as SIGHUP) */
 	SVC_LOG_LEVEL_SET, /* change the log level at run time */
 	SVC_SNP_MEASURE,   /* expected SEV/SEV-ES/SNP launch digest */
+	SVC_SNP_PLATFORM_GET, /* SNP_PLATFORM_STATUS, chip id, product */
+	SVC_TDX_MODULE_GET,   /* TDX module, P-SEAMLDR, update interface, CPUs */
 };
 
 enum svc_status {
@@ -25,6 +27,8 @@ enum svc_status {
 	SVC_E_CONFLICT,    /* 409 */
 	SVC_E_UNAVAILABLE, /* 503: try later */
 	SVC_E_INTERNAL,    /* 500 */
+	SVC_E_NOT_SUPPORTED, /* 501: this host or kernel does not offer it */
+	SVC_E_FIRMWARE,    /* 502: the firmware refused; detail names the status code */
 };
 
 struct svc_req {
@@ -96,6 +100,36 @@ struct svc_snp_measurement {
 	bool firmware_cached, kernel_cached, initrd_cached;
 };
 
+struct svc_snp_platform {
+	char backend[16];  /* "native" or "emulated" */
+	char product[16];  /* "Milan", "Genoa", "Turin"; "" when unknown */
+	uint8_t api_major, api_minor;
+	uint32_t build_id;
+	uint8_t state;
+	bool rmp_initialized;
+	bool mask_chip_id, mask_chip_key, vlek_loaded;
+	bool ciphertext_hiding_cap, ciphertext_hiding_en, rapl_dis;
+	uint32_t guest_count;
+	uint64_t current_tcb, reported_tcb;
+	bool committed_tcb_known;
+	uint64_t committed_tcb;
+	bool chip_id_known;
+	uint8_t chip_id[64];
+	char chip_id_error[96]; /* why the chip id is not shown */
+};
+
+struct svc_tdx_module {
+	bool host;              /* /sys/devices/faux/tdx_host present */
+	char version[32];
+	char error[96];         /* "tdx-lost: ..." after a failed update past shutdown */
+	bool lost;
+	char seamldr_version[32];
+	long remaining_updates; /* -1 unknown */
+	bool update_interface;  /* /sys/class/firmware/tdx_module */
+	unsigned cpus_online, cpus_possible;
+	bool cpus_known;
+};
+
 struct svc_reply {
 	enum svc_status status;
 	char detail[512]; /* human-readable reason for a non-OK status */
@@ -106,6 +140,8 @@ struct svc_reply {
 		struct svc_reload reload;
 		struct svc_log_level log_level;
 		struct svc_snp_measurement snp_measurement;
+		struct svc_snp_platform snp_platform;
+		struct svc_tdx_module tdx_module;
 	};
 };
 

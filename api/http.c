@@ -135,6 +135,12 @@ void api_problem_from_svc(struct api_response *rs, const struct svc_reply *reply
 		api_problem(rs, 503, "unavailable", "Service unavailable", "%s", reply->detail);
 		api_response_header(rs, "Retry-After", "5");
 		return;
+	case SVC_E_NOT_SUPPORTED:
+		api_problem(rs, 501, "not-supported", "Not supported", "%s", reply->detail);
+		return;
+	case SVC_E_FIRMWARE:
+		api_problem(rs, 502, "firmware-error", "Firmware error", "%s", reply->detail);
+		return;
 	case SVC_E_INTERNAL: break;
 	}
 	api_problem(rs, 500, "internal", "Internal error", "%s",

@@ -4,6 +4,7 @@
 
 #include "api/http.h"
 #include "api/routes.h"
+#include "coco/snp/product.h"
 #include "coco/util.h"
 
 static void dispatch(const struct api_env *env, const struct api_request *rq,
@@ -134,6 +135,115 @@ static void get_host(const struct api_env *env, struct api_request *rq, struct a
 	api_response_json(rs, 200, host_to_json(&reply.host));
 }
 
+/* A TCB_VERSION: the raw value and its components in the product's layout (null when the
+ * product is unknown or the value does not fit the layout). */
+static json_object *tcb_to_json(const char *product, uint64_t v)
+{
+	json_object *o = json_object_new_object();
+	char raw[24];
+	snprintf(raw, sizeof(raw), "0x%016llx", (unsigned long long)v);
+	json_object_object_add(o, "raw", json_object_new_string(raw));
+	enum snp_product p;
+	struct snp_tcb t;
+	if (snp_product_from_name(product, &p) < 0 || snp_tcb_decode(p, v, &t) < 0)
+		return o;
+	if (p == SNP_PRODUCT_TURIN)
+		json_object_object_add(o, "fmc", json_object_new_int(t.fmc));
+	json_object_object_add(o, "bootloader", json_object_new_int(t.bootloader));
+	json_object_object_add(o, "tee", json_object_new_int(t.tee));
+	json_object_object_add(o, "snp", json_object_new_int(t.snp));
+	json_object_object_add(o, "microcode", json_object_new_int(t.microcode));
+	return o;
+}
+
+static void get_snp_platform(const struct api_env *env, struct api_request *rq,
+			     struct api_response *rs)
+{
+	struct svc_req req = {.op = SVC_SNP_PLATFORM_GET};
+	struct svc_reply reply;
+	dispatch(env, rq, &req, &reply);
+	if (reply.status != SVC_OK) {
+		api_problem_from_svc(rs, &reply);
+		return;
+	}
+	const struct svc_snp_platform *p = &reply.snp_platform;
+	json_object *o = json_object_new_object(), *fw = json_object_new_object(),
+		    *cfg = json_object_new_object(), *tcb = json_object_new_object();
+	json_object_object_add(o, "backend", json_object_new_string(p->backend));
+	json_object_object_add(o, "product", str_or_null(p->product));
+	char api[16], build[32];
+	snprintf(api, sizeof(api), "%u.%u", p->api_major, p->api_minor);
+	snprintf(build, sizeof(build), "%u.%u.%u", p->api_major, p->api_minor, p->build_id);
+	json_object_object_add(fw, "api_version", json_object_new_string(api));
+	json_object_object_add(fw, "build_id", json_object_new_int64(p->build_id));
+	json_object_object_add(fw, "version", json_object_new_string(build));
+	json_object_object_add(o, "firmware", fw);
+	json_object_object_add(o, "state",
+			       json_object_new_string(p->state == 1 ? "init" : p->state == 0
+										? "uninit"
+										: "unknown"));
+	json_object_object_add(o, "rmp_initialized", json_object_new_boolean(p->rmp_initialized));
+	json_object_object_add(o, "guest_count", json_object_new_int64(p->guest_count));
+	json_object_object_add(o, "vlek_loaded", json_object_new_boolean(p->vlek_loaded));
+	json_object_object_add(cfg, "mask_chip_id", json_object_new_boolean(p->mask_chip_id));
+	json_object_object_add(cfg, "mask_chip_key", json_object_new_boolean(p->mask_chip_key));
+	json_object_object_add(cfg, "ciphertext_hiding_capable",
+			       json_object_new_boolean(p->ciphertext_hiding_cap));
+	json_object_object_add(cfg, "ciphertext_hiding_enabled",
+			       json_object_new_boolean(p->ciphertext_hiding_en));
+	json_object_object_add(cfg, "rapl_disabled", json_object_new_boolean(p->rapl_dis));
+	json_object_object_add(o, "config", cfg);
+	json_object_object_add(tcb, "current", tcb_to_json(p->product, p->current_tcb));
+	json_object_object_add(tcb, "reported", tcb_to_json(p->product, p->reported_tcb));
+	json_object_object_add(tcb, "committed", p->committed_tcb_known
+							 ? tcb_to_json(p->product, p->committed_tcb)
+							 : NULL);
+	json_object_object_add(o, "tcb", tcb);
+	if (p->chip_id_known) {
+		char hex[129];
+		hex_encode(p->chip_id, sizeof(p->chip_id), hex);
+		json_object_object_add(o, "chip_id", json_object_new_string(hex));
+	} else {
+		json_object_object_add(o, "chip_id", NULL);
+		json_object_object_add(o, "chip_id_error", str_or_null(p->chip_id_error));
+	}
+	api_response_json(rs, 200, o);
+}
+
+static void get_tdx_module(const struct api_env *env, struct api_request *rq,
+			   struct api_response *rs)
+{
+	struct svc_req req = {.op = SVC_TDX_MODULE_GET};
+	struct svc_reply reply;
+	dispatch(env, rq, &req, &reply);
+	if (reply.status != SVC_OK) {
+		api_problem_from_svc(rs, &reply);
+		return;
+	}
+	const struct svc_tdx_module *m = &reply.tdx_module;
+	json_object *o = json_object_new_object(), *cpus = NULL;
+	json_object_object_add(o, "version", str_or_null(m->version));
+	json_object_object_add(o, "state",
+			       json_object_new_string(m->lost	     ? "lost"
+						      : m->error[0] ? "unreadable"
+								    : "running"));
+	json_object_object_add(o, "error", str_or_null(m->error));
+	json_object_object_add(o, "seamldr_version", str_or_null(m->seamldr_version));
+	json_object_object_add(o, "remaining_updates", m->remaining_updates >= 0
+								? json_object_new_int64(m->remaining_updates)
+								: NULL);
+	json_object_object_add(o, "update_interface", json_object_new_boolean(m->update_interface));
+	if (m->cpus_known) {
+		cpus = json_object_new_object();
+		json_object_object_add(cpus, "online", json_object_new_int64(m->cpus_online));
+		json_object_object_add(cpus, "possible", json_object_new_int64(m->cpus_possible));
+		json_object_object_add(cpus, "all_online",
+				       json_object_new_boolean(m->cpus_online == m->cpus_possible));
+	}
+	json_object_object_add(o, "cpus", cpus);
+	api_response_json(rs, 200, o);
+}
+
 static bool is_uuid(const char *s)
 {
 	if (strlen(s) != 36)
@@ -241,6 +351,10 @@ const struct api_route api_routes[] = {
 	 .handler = put_log_level},
 	{.method = "GET", .pattern = "/v1/operations/{id}", .role = COCO_ROLE_READER,
 	 .handler = get_operation},
+	{.method = "GET", .pattern = "/v1/snp/platform", .role = COCO_ROLE_READER,
+	 .handler = get_snp_platform},
+	{.method = "GET", .pattern = "/v1/tdx/module", .role = COCO_ROLE_READER,
+	 .handler = get_tdx_module},
 	{.method = "POST", .pattern = "/v1/snp/measurements", .role = COCO_ROLE_READER,
 	 .prepare = api_snp_measurement_prepare, .render = api_snp_measurement_render},
 };

@@ -346,8 +346,9 @@ int main(int argc, char **argv)
 		api_auth_free(auth);
 		goto out;
 	}
-	if ((r = hv_platform_open(c->platform, NULL, NULL, &d.svc.platform)) < 0) {
-		log_err("platform: %s", strerror(-r));
+	struct hv_platform_params pp = {.kind = c->platform, .state_dir = c->state_dir};
+	if ((r = hv_platform_open(&pp, &d.svc.platform, err, sizeof(err))) < 0) {
+		log_err("platform: %s", err);
 		api_auth_free(auth);
 		goto out;
 	}

@@ -4,6 +4,7 @@
 
 #include "coco/log.h"
 #include "coco/util.h"
+#include "hv/sev.h"
 #include "version.h"
 
 static void reply_error(struct svc_reply *r, enum svc_status st, const char *fmt, ...)
@@ -85,6 +86,97 @@ static void host_get(struct svc *s, struct svc_reply *r)
 		 h->tdx_seamldr_version);
 	o->tdx_remaining_updates = h->tdx_remaining_updates;
 	o->tdx_update_interface = h->tdx_update_interface;
+}
+
+/* A failed SEV command as a reply: what the kernel or the firmware said, in one sentence. */
+static void reply_sev_error(struct svc_reply *r, const char *what, int e, uint32_t fw)
+{
+	if (e == -EIO && fw)
+		reply_error(r, SVC_E_FIRMWARE, "%s: firmware status %s (0x%x): %s", what,
+			    hv_sev_fw_error_name(fw), fw, hv_sev_fw_error_message(fw));
+	else if (e == -EOPNOTSUPP)
+		reply_error(r, SVC_E_NOT_SUPPORTED, "%s: not supported by this kernel", what);
+	else if (e == -ENOENT || e == -ENODEV || e == -ENXIO)
+		reply_error(r, SVC_E_NOT_SUPPORTED, "%s: no SEV firmware on this host (%s)", what,
+			    strerror(-e));
+	else
+		reply_error(r, SVC_E_UNAVAILABLE, "%s: %s", what, strerror(-e));
+}
+
+static void snp_platform_get(struct svc *s, struct svc_reply *r)
+{
+	int eno = 0;
+	struct hv_sev *sev = hv_platform_sev(s->platform, false, &eno);
+	if (!sev) {
+		reply_sev_error(r, "/dev/sev", -eno, 0);
+		return;
+	}
+	struct hv_snp_status st;
+	uint32_t fw = 0;
+	int e = hv_sev_snp_platform_status(sev, &st, &fw);
+	if (e < 0) {
+		reply_sev_error(r, "SNP_PLATFORM_STATUS", e, fw);
+		return;
+	}
+	struct svc_snp_platform *o = &r->snp_platform;
+	snprintf(o->backend, sizeof(o->backend), "%s", sev->ops->name);
+	const char *prod = snp_product_name(hv_platform_snp_product(s->platform));
+	snprintf(o->product, sizeof(o->product), "%s", prod ? prod : "");
+	o->api_major = st.api_major;
+	o->api_minor = st.api_minor;
+	o->build_id = st.build_id;
+	o->state = st.state;
+	o->rmp_initialized = st.rmp_initialized;
+	o->mask_chip_id = st.mask_chip_id;
+	o->mask_chip_key = st.mask_chip_key;
+	o->vlek_loaded = st.vlek_en;
+	o->ciphertext_hiding_cap = st.ciphertext_hiding_cap;
+	o->ciphertext_hiding_en = st.ciphertext_hiding_en;
+	o->rapl_dis = st.rapl_dis;
+	o->guest_count = st.guest_count;
+	o->current_tcb = st.current_tcb;
+	o->reported_tcb = st.reported_tcb;
+	o->committed_tcb_known = st.committed_tcb_known;
+	o->committed_tcb = st.committed_tcb;
+	/* SEV_GET_ID2: the KDS hwID. Refused by the firmware while MASK_CHIP_ID is set. */
+	e = hv_sev_get_id(sev, o->chip_id, &fw);
+	o->chip_id_known = e == 0;
+	if (e == -EIO)
+		snprintf(o->chip_id_error, sizeof(o->chip_id_error), "firmware status %s",
+			 hv_sev_fw_error_name(fw));
+	else if (e < 0)
+		snprintf(o->chip_id_error, sizeof(o->chip_id_error), "%s", strerror(-e));
+}
+
+static void tdx_module_get(struct svc *s, struct svc_reply *r)
+{
+	if ((!s->probe_ok || now_ns() - s->probe_at > SVC_PROBE_TTL_NS) &&
+	    svc_probe_platform(s, false) < 0) {
+		reply_error(r, SVC_E_UNAVAILABLE, "platform probe failed");
+		return;
+	}
+	const struct hv_host_info *h = &s->probe;
+	if (!h->tdx_host) {
+		reply_error(r, SVC_E_NOT_SUPPORTED,
+			    "no TDX host on this machine (/sys/devices/faux/tdx_host absent: "
+			    "not an Intel TDX host, TDX disabled in firmware, or a kernel before "
+			    "Linux 7.2)");
+		return;
+	}
+	struct svc_tdx_module *o = &r->tdx_module;
+	o->host = true;
+	snprintf(o->version, sizeof(o->version), "%s", h->tdx_module_version);
+	o->lost = h->tdx_version_errno == ENXIO;
+	if (o->lost)
+		snprintf(o->error, sizeof(o->error), "tdx-lost: module unavailable, reboot required");
+	else if (h->tdx_version_errno)
+		snprintf(o->error, sizeof(o->error), "%s", strerror(h->tdx_version_errno));
+	snprintf(o->seamldr_version, sizeof(o->seamldr_version), "%s", h->tdx_seamldr_version);
+	o->remaining_updates = h->tdx_remaining_updates;
+	o->update_interface = h->tdx_update_interface;
+	o->cpus_known = h->cpus_known;
+	o->cpus_online = h->cpus_online;
+	o->cpus_possible = h->cpus_possible;
 }
 
 static void ready_get(struct svc *s, struct svc_reply *r)
@@ -258,6 +350,8 @@ void svc_dispatch(void *ctx, const struct svc_req *req, struct svc_reply *reply)
 	case SVC_OPERATION_GET: operation_get(s, req, reply); return;
 	case SVC_RELOAD: reload(s, req, reply); return;
 	case SVC_LOG_LEVEL_SET: log_level_set(s, req, reply); return;
+	case SVC_SNP_PLATFORM_GET: snp_platform_get(s, reply); return;
+	case SVC_TDX_MODULE_GET: tdx_module_get(s, reply); return;
 	case SVC_SNP_MEASURE: break; /* slow: only through svc_dispatch_async */
 	}
 	reply_error(reply, SVC_E_INTERNAL, "unknown operation %d", (int)req->op);

@@ -5,6 +5,7 @@
 #include <stdint.h>
 
 #include "coco/config.h"
+#include "coco/snp/product.h"
 
 struct hv_platform;
 
@@ -25,12 +26,34 @@ struct hv_host_info {
 	char tdx_seamldr_version[32];
 	long tdx_remaining_updates; /* -1: unknown */
 	bool tdx_update_interface;  /* /sys/class/firmware/tdx_module present */
+	/* /sys/devices/system/cpu/{online,possible}: a module update needs every CPU online. */
+	bool cpus_known;
+	unsigned cpus_online, cpus_possible;
 };
 
-/* sysfs_root and dev_root default to "/sys" and "/dev" when NULL (tests pass temporary trees). */
-int hv_platform_open(enum coco_platform kind, const char *sysfs_root, const char *dev_root,
-		     struct hv_platform **ret);
+struct hv_platform_params {
+	enum coco_platform kind;
+	/* Native: default "/sys" and "/dev" when NULL (tests pass temporary trees). */
+	const char *sysfs_root;
+	const char *dev_root;
+	/* Emulated: where the emulated PSP, AMD PKI and TDX module keep their state (required). */
+	const char *state_dir;
+};
+
+/* Opens the platform's devices: native: /dev/sev (read-only; commands that need a writable fd
+ * open one on demand); emulated: the emulated PSP. A missing device is not an error here
+ * (the probe and each command report it); err gets a sentence on failure. */
+int hv_platform_open(const struct hv_platform_params *prm, struct hv_platform **ret, char *err,
+		     size_t errlen);
 void hv_platform_close(struct hv_platform *p);
+enum coco_platform hv_platform_kind(const struct hv_platform *p);
+
+struct hv_sev;
+/* The SEV firmware: NULL with *ret_errno set when /dev/sev could not be opened. `writable`:
+ * the read-write handle SNP_SET_CONFIG and SNP_VLEK_LOAD need (native opens it on first use). */
+struct hv_sev *hv_platform_sev(struct hv_platform *p, bool writable, int *ret_errno);
+/* The SNP product of this host (native: from CPUID; emulated: the PSP's). */
+enum snp_product hv_platform_snp_product(const struct hv_platform *p);
 int hv_platform_probe(struct hv_platform *p, struct hv_host_info *ret);
 
 /* Derived views: a TEE is usable when the kernel offers its VM type (native) or the emulator

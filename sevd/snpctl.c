@@ -7,12 +7,36 @@ static const char status_usage[] =
 	"Usage: snpctl [--socket PATH] status [--json]\n"
 	"\n"
 	"Show the host's SEV-SNP state as cocod sees it: platform (emulated or native),\n"
-	"/dev/sev and /dev/kvm, and whether KVM can create SNP guests.\n"
-	"  --json   print cocod's full host object (GET /v1/host)\n";
+	"/dev/sev and /dev/kvm, whether KVM can create SNP guests, and the firmware's live\n"
+	"status (SNP_PLATFORM_STATUS): version, current/reported/committed TCB, VLEK, chip id.\n"
+	"  --json   print {\"host\": GET /v1/host, \"snp_platform\": GET /v1/snp/platform}\n";
 
 static const struct cli_command commands[];
 
-static void print_snp(json_object *h)
+static void print_tcb(const char *label, json_object *p, const char *which)
+{
+	char path[64], raw[64] = "", parts[128] = "";
+	snprintf(path, sizeof(path), "tcb.%s.raw", which);
+	const char *r = cli_json_str(p, path);
+	if (!r) {
+		printf("%-14s%s\n", label, "unknown");
+		return;
+	}
+	snprintf(raw, sizeof(raw), "%s", r);
+	static const char *const comp[] = {"fmc", "bootloader", "tee", "snp", "microcode"};
+	for (size_t i = 0; i < ARRAY_SIZE(comp); i++) {
+		char buf[24];
+		snprintf(path, sizeof(path), "tcb.%s.%s", which, comp[i]);
+		const char *v = cli_json_int_str(p, path, buf, sizeof(buf));
+		if (strcmp(v, "unknown") == 0)
+			continue;
+		size_t o = strlen(parts);
+		snprintf(parts + o, sizeof(parts) - o, "%s%s=%s", o ? " " : "", comp[i], v);
+	}
+	printf("%-14s%s%s%s%s\n", label, raw, parts[0] ? " (" : "", parts, parts[0] ? ")" : "");
+}
+
+static void print_snp(json_object *h, json_object *p, json_object *problem)
 {
 	json_object *types = NULL, *kvm = NULL;
 	char tbuf[128] = "";
@@ -34,11 +58,34 @@ static void print_snp(json_object *h)
 	printf("KVM VM types: %s\n", tbuf[0] ? tbuf : "unknown");
 	printf("SNP guests:   %s\n",
 	       cli_json_bool(h, "sev.snp") == 1 ? "supported" : "not supported on this host");
+	if (!p) {
+		const char *d = problem ? cli_json_str(problem, "detail") : NULL;
+		printf("firmware:     unavailable%s%s\n", d ? ": " : "", d ? d : "");
+		return;
+	}
+	char b1[24];
+	const char *product = cli_json_str(p, "product"), *chip = cli_json_str(p, "chip_id"),
+		   *chip_err = cli_json_str(p, "chip_id_error");
+	printf("firmware:     %s (%s backend), %s, state %s\n",
+	       cli_json_str(p, "firmware.version"), cli_json_str(p, "backend"),
+	       product ? product : "unknown product", cli_json_str(p, "state"));
+	print_tcb("current TCB:", p, "current");
+	print_tcb("reported TCB:", p, "reported");
+	print_tcb("committed TCB:", p, "committed");
+	printf("guests:       %s\n", cli_json_int_str(p, "guest_count", b1, sizeof(b1)));
+	printf("VLEK:         %s\n", cli_json_bool(p, "vlek_loaded") == 1 ? "loaded (reports "
+									     "signed with the VLEK)"
+									   : "not loaded");
+	printf("mask chip id: %s, mask chip key: %s\n",
+	       cli_json_bool(p, "config.mask_chip_id") == 1 ? "yes" : "no",
+	       cli_json_bool(p, "config.mask_chip_key") == 1 ? "yes" : "no");
+	printf("chip id:      %s\n", chip ? chip : (chip_err ? chip_err : "unknown"));
 }
 
 static int cmd_status(struct cli *cli, int argc, char **argv)
 {
-	return cli_status_run(cli, &commands[0], argc, argv, print_snp);
+	return cli_status_run(cli, &commands[0], argc, argv, "/v1/snp/platform", "snp_platform",
+			      print_snp);
 }
 
 static const struct cli_command commands[] = {

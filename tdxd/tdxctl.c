@@ -9,11 +9,11 @@ static const char status_usage[] =
 	"module and P-SEAMLDR versions, remaining runtime updates, the fw_upload interface, and\n"
 	"whether KVM can create TDs. A lost module (after a failed update) is shown as\n"
 	"'reboot required'.\n"
-	"  --json   print cocod's full host object (GET /v1/host)\n";
+	"  --json   print {\"host\": GET /v1/host, \"tdx_module\": GET /v1/tdx/module}\n";
 
 static const struct cli_command commands[];
 
-static void print_tdx(json_object *h)
+static void print_tdx(json_object *h, json_object *m, json_object *problem)
 {
 	json_object *tdx = NULL, *rem = NULL;
 	char remaining[32] = "unknown";
@@ -36,11 +36,24 @@ static void print_tdx(json_object *h)
 	       cli_json_bool(h, "tdx.update_interface") == 1 ? "present" : "absent");
 	printf("TD guests:         %s\n",
 	       cli_json_bool(h, "tdx.available") == 1 ? "supported" : "not supported on this host");
+	if (!m) {
+		const char *d = problem ? cli_json_str(problem, "detail") : NULL;
+		printf("module status:     unavailable%s%s\n", d ? ": " : "", d ? d : "");
+		return;
+	}
+	char on[24], poss[24];
+	const char *all = cli_json_bool(m, "cpus.all_online") == 1   ? "all online"
+			  : cli_json_bool(m, "cpus.all_online") == 0 ? "NOT all online: updates refused"
+								     : "unknown";
+	printf("module state:      %s\n", cli_json_str(m, "state"));
+	printf("CPUs:              %s of %s (%s)\n", cli_json_int_str(m, "cpus.online", on, sizeof(on)),
+	       cli_json_int_str(m, "cpus.possible", poss, sizeof(poss)), all);
 }
 
 static int cmd_status(struct cli *cli, int argc, char **argv)
 {
-	return cli_status_run(cli, &commands[0], argc, argv, print_tdx);
+	return cli_status_run(cli, &commands[0], argc, argv, "/v1/tdx/module", "tdx_module",
+			      print_tdx);
 }
 
 static const struct cli_command commands[] = {

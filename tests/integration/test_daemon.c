@@ -108,9 +108,10 @@ START_TEST(host_is_emulated)
 	free(out);
 	const char *tdx[] = {TDXCTL_BIN, "--socket", d.sock, "status", "--json", NULL};
 	ck_assert_int_eq(run_capture(tdx, &out), 0);
-	json_object *j = json_tokener_parse(out), *t, *mv;
+	json_object *j = json_tokener_parse(out), *hj, *t, *mv;
 	ck_assert_ptr_nonnull(j);
-	ck_assert(json_object_object_get_ex(j, "tdx", &t));
+	ck_assert(json_object_object_get_ex(j, "host", &hj));
+	ck_assert(json_object_object_get_ex(hj, "tdx", &t));
 	ck_assert(json_object_object_get_ex(t, "module_version", &mv));
 	ck_assert_str_eq(json_object_get_string(mv), "1.5.06");
 	json_object_put(j);

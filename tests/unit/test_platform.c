@@ -42,7 +42,13 @@ START_TEST(native_empty_host)
 {
 	struct hv_platform *p;
 	struct hv_host_info h;
-	ck_assert_int_eq(hv_platform_open(COCO_PLATFORM_NATIVE, sys, dev, &p), 0);
+	char err[256];
+	struct hv_platform_params pp = {.kind = COCO_PLATFORM_NATIVE, .sysfs_root = sys,
+					.dev_root = dev};
+	ck_assert_int_eq(hv_platform_open(&pp, &p, err, sizeof(err)), 0);
+	int e = 0;
+	ck_assert_ptr_null(hv_platform_sev(p, false, &e));
+	ck_assert_int_eq(e, ENOENT);
 	ck_assert_int_eq(hv_platform_probe(p, &h), 0);
 	ck_assert_int_eq(h.platform, COCO_PLATFORM_NATIVE);
 	ck_assert(!h.sev_device);
@@ -118,14 +124,24 @@ START_TEST(emulated)
 {
 	struct hv_platform *p;
 	struct hv_host_info h;
-	ck_assert_int_eq(hv_platform_open(COCO_PLATFORM_EMULATED, sys, dev, &p), 0);
+	char err[256];
+	struct hv_platform_params pp = {.kind = COCO_PLATFORM_EMULATED, .state_dir = root};
+	ck_assert_int_eq(hv_platform_open(&pp, &p, err, sizeof(err)), 0);
+	int e = 0;
+	ck_assert_ptr_nonnull(hv_platform_sev(p, false, &e));
+	ck_assert_ptr_nonnull(hv_platform_sev(p, true, &e));
 	ck_assert_int_eq(hv_platform_probe(p, &h), 0);
 	ck_assert_int_eq(h.platform, COCO_PLATFORM_EMULATED);
 	ck_assert(hv_host_snp_available(&h));
 	ck_assert(hv_host_tdx_available(&h));
 	ck_assert_str_eq(h.tdx_module_version, "1.5.06");
 	hv_platform_close(p);
-	ck_assert_int_eq(hv_platform_open(0, NULL, NULL, &p), -EINVAL);
+	pp = (struct hv_platform_params){0};
+	ck_assert_int_eq(hv_platform_open(&pp, &p, err, sizeof(err)), -EINVAL);
+	ck_assert_str_eq(err, "unknown platform kind 0");
+	pp.kind = COCO_PLATFORM_EMULATED;
+	ck_assert_int_eq(hv_platform_open(&pp, &p, err, sizeof(err)), -EINVAL);
+	ck_assert_str_eq(err, "the emulated platform needs a state directory");
 }
 END_TEST
 
