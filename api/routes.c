@@ -53,6 +53,41 @@ static void get_metrics(const struct api_env *env, struct api_request *rq,
 		api_problem(rs, 500, "internal", "Internal error", "cannot render metrics");
 		return;
 	}
+	/* Platform gauges from the (cached) probe: what an alert on a lost TDX module or an
+	 * exhausted update budget needs. */
+	struct svc_req req = {.op = SVC_HOST_GET};
+	struct svc_reply reply;
+	dispatch(env, rq, &req, &reply);
+	if (reply.status == SVC_OK) {
+		const struct svc_host *h = &reply.host;
+		char extra[1024];
+		int n = snprintf(
+			extra, sizeof(extra),
+			"# HELP cocod_tee_available Guest type this host can run now.\n"
+			"# TYPE cocod_tee_available gauge\n"
+			"cocod_tee_available{tee=\"snp\"} %d\n"
+			"cocod_tee_available{tee=\"tdx\"} %d\n"
+			"# HELP cocod_tdx_module_lost 1 when the TDX module is gone after a failed "
+			"update: reboot required.\n"
+			"# TYPE cocod_tdx_module_lost gauge\n"
+			"cocod_tdx_module_lost %d\n",
+			h->snp_available, h->tdx_available,
+			h->tdx_host && strncmp(h->tdx_module_error, "tdx-lost", 8) == 0);
+		if (h->tdx_remaining_updates >= 0 && n > 0 && (size_t)n < sizeof(extra))
+			n += snprintf(extra + n, sizeof(extra) - (size_t)n,
+				      "# HELP cocod_tdx_remaining_updates Runtime TDX module updates "
+				      "left before a reboot.\n"
+				      "# TYPE cocod_tdx_remaining_updates gauge\n"
+				      "cocod_tdx_remaining_updates %ld\n",
+				      h->tdx_remaining_updates);
+		char *nb = n > 0 && (size_t)n < sizeof(extra) ? realloc(buf, len + (size_t)n + 1)
+							       : NULL;
+		if (nb) {
+			memcpy(nb + len, extra, (size_t)n + 1);
+			buf = nb;
+			len += (size_t)n;
+		}
+	}
 	api_response_clear(rs);
 	rs->status = 200;
 	rs->content_type = "text/plain; version=0.0.4; charset=utf-8";
