@@ -332,6 +332,15 @@ int main(int argc, char **argv)
 		return COCO_EX_CONFIG;
 	}
 	int r, ret = 1;
+	/* Block the signals the loop reads from its signalfd before any thread exists (the
+	 * emulated platform and the work queue start threads): a thread that left them
+	 * unblocked would take SIGTERM with its default action and kill the daemon. */
+	sigset_t mask;
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGHUP);
+	sigprocmask(SIG_BLOCK, &mask, NULL);
 	d.svc.started = now_unix();
 	d.svc.reload = daemon_reload;
 	d.svc.reload_userdata = &d;
@@ -357,12 +366,6 @@ int main(int argc, char **argv)
 			   d.config_path);
 	svc_probe_platform(&d.svc, true);
 
-	sigset_t mask;
-	sigemptyset(&mask);
-	sigaddset(&mask, SIGTERM);
-	sigaddset(&mask, SIGINT);
-	sigaddset(&mask, SIGHUP);
-	sigprocmask(SIG_BLOCK, &mask, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	if ((r = coco_loop_new(&d.loop)) < 0 ||
 	    (d.sigfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK)) < 0 ||

@@ -4,7 +4,10 @@
 
 #include "coco/util.h"
 #include "hv/emul/psp.h"
+#include "hv/emul/tdx_kernel.h"
+#include "hv/emul/tdx_module.h"
 #include "hv/sev.h"
+#include "hv/tdx.h"
 #include "hv/uapi/kvm_compat.h"
 
 struct hv_platform {
@@ -15,12 +18,44 @@ struct hv_platform {
 	struct hv_sev *sev, *sev_rw;
 	int sev_errno, sev_rw_errno;
 	struct emul_psp *psp; /* emulated only */
+	/* TDX host: sysfs (native: sysfs_root; emulated: a tree under the state directory whose
+	 * kernel side the emulated kernel plays in front of the emulated module). */
+	struct hv_tdx *tdx;
+	struct emul_tdx_module *tdx_module;
+	struct emul_tdx_kernel *tdx_kernel;
 };
 
 static int fail(char *err, size_t errlen, int r, const char *what)
 {
 	snprintf(err, errlen, "%s: %s", what, strerror(-r));
 	return r;
+}
+
+/* The simulated kernel starts the upload on a thread that notices loading=0 (inotify), so
+ * "idle" may linger briefly after it: see hv_tdx_options.start_grace_ms. */
+#define EMUL_TDX_START_GRACE_MS 500
+
+static int emul_tdx_start(struct hv_platform *p, const char *state_dir, char *err,
+			  size_t errlen)
+{
+	_cleanup_free_ char *root = NULL;
+	if (asprintf(&root, "%s/emul-sysfs", state_dir) < 0)
+		return fail(err, errlen, -ENOMEM, "emulated TDX");
+	struct emul_tdx_module_config mc = {.num_remaining_updates = 16};
+	int r = emul_tdx_module_new(&mc, &p->tdx_module);
+	if (r < 0)
+		return fail(err, errlen, r, "emulated TDX module");
+	long ncpu = sysconf(_SC_NPROCESSORS_CONF);
+	struct emul_tdx_kernel_config kc = {
+		.root = root, .module = p->tdx_module,
+		.cpus = ncpu > 0 && ncpu <= 1024 ? (uint32_t)ncpu : 8,
+	};
+	if ((r = emul_tdx_kernel_start(&kc, &p->tdx_kernel)) < 0)
+		return fail(err, errlen, r, "emulated TDX kernel side");
+	struct hv_tdx_options to = {.start_grace_ms = EMUL_TDX_START_GRACE_MS};
+	if ((r = hv_tdx_open(root, &to, &p->tdx)) < 0)
+		return fail(err, errlen, r, "emulated TDX sysfs");
+	return 0;
 }
 
 int hv_platform_open(const struct hv_platform_params *prm, struct hv_platform **ret, char *err,
@@ -56,8 +91,15 @@ int hv_platform_open(const struct hv_platform_params *prm, struct hv_platform **
 			goto bad;
 		}
 		p->sev_rw = p->sev;
-	} else if ((r = hv_sev_open_native(p->dev_root, false, &p->sev)) < 0) {
-		p->sev_errno = -r; /* no /dev/sev: reported by the probe and by each command */
+		if ((r = emul_tdx_start(p, prm->state_dir, err, errlen)) < 0)
+			goto bad;
+	} else {
+		if ((r = hv_sev_open_native(p->dev_root, false, &p->sev)) < 0)
+			p->sev_errno = -r; /* no /dev/sev: the probe and each command say so */
+		if ((r = hv_tdx_open(p->sysfs_root, NULL, &p->tdx)) < 0) {
+			fail(err, errlen, r, "TDX sysfs");
+			goto bad;
+		}
 	}
 	*ret = p;
 	return 0;
@@ -74,6 +116,9 @@ void hv_platform_close(struct hv_platform *p)
 		hv_sev_free(p->sev_rw);
 	hv_sev_free(p->sev);
 	emul_psp_free(p->psp);
+	hv_tdx_free(p->tdx);
+	emul_tdx_kernel_stop(p->tdx_kernel); /* joins its thread before the module goes */
+	emul_tdx_module_free(p->tdx_module);
 	free(p->sysfs_root);
 	free(p->dev_root);
 	free(p);
@@ -110,11 +155,58 @@ enum snp_product hv_platform_snp_product(const struct hv_platform *p)
 	return snp_product_from_cpuid(a);
 }
 
+struct hv_tdx *hv_platform_tdx(struct hv_platform *p)
+{
+	return p->tdx;
+}
+
+struct emul_tdx_kernel *hv_platform_emul_tdx_kernel(struct hv_platform *p)
+{
+	return p->tdx_kernel;
+}
+
+void hv_host_info_fill_tdx(struct hv_tdx *t, struct hv_host_info *h)
+{
+	struct hv_tdx_state st;
+	hv_tdx_state_read(t, &st);
+	h->tdx_host = st.version_errno != ENOENT;
+	h->tdx_module_version[0] = h->tdx_seamldr_version[0] = '\0';
+	h->tdx_remaining_updates = -1;
+	h->tdx_version_errno = 0;
+	h->cpus_known = st.cpus_errno == 0;
+	if (h->cpus_known) {
+		h->cpus_online = st.cpus_online;
+		/* The update needs every present CPU online (possible when present is unknown). */
+		h->cpus_possible = st.cpus_online + st.cpus_missing;
+	}
+	if (!h->tdx_host)
+		return;
+	char v[HV_TDX_VERSION_STRLEN];
+	if (st.version_errno)
+		h->tdx_version_errno = st.version_errno; /* ENXIO: module lost, reboot required */
+	else {
+		hv_tdx_version_format(&st.version, v);
+		snprintf(h->tdx_module_version, sizeof(h->tdx_module_version), "%s", v);
+	}
+	if (!st.seamldr_errno) {
+		hv_tdx_version_format(&st.seamldr, v);
+		snprintf(h->tdx_seamldr_version, sizeof(h->tdx_seamldr_version), "%s", v);
+	}
+	if (!st.remaining_errno)
+		h->tdx_remaining_updates = st.remaining_updates;
+	h->tdx_update_interface = st.update_interface;
+}
+
 int hv_platform_probe(struct hv_platform *p, struct hv_host_info *ret)
 {
-	if (p->kind == COCO_PLATFORM_EMULATED)
-		return hv_emul_probe(ret);
-	return hv_native_probe(p->sysfs_root, p->dev_root, ret);
+	struct hv_host_info h;
+	int r = p->kind == COCO_PLATFORM_EMULATED ? hv_emul_probe(&h)
+						  : hv_native_probe(p->sysfs_root, p->dev_root, &h);
+	if (r < 0)
+		return r;
+	hv_host_info_fill_tdx(p->tdx, &h);
+	*ret = h;
+	return 0;
 }
 
 bool hv_host_snp_available(const struct hv_host_info *h)

@@ -56,6 +56,15 @@ struct hv_sev *hv_platform_sev(struct hv_platform *p, bool writable, int *ret_er
 enum snp_product hv_platform_snp_product(const struct hv_platform *p);
 int hv_platform_probe(struct hv_platform *p, struct hv_host_info *ret);
 
+struct hv_tdx;
+struct emul_tdx_kernel;
+/* The TDX host's sysfs (hv/tdx.h): native "/sys" (or sysfs_root), emulated the simulated tree. */
+struct hv_tdx *hv_platform_tdx(struct hv_platform *p);
+/* Emulated only (NULL on native): the simulated kernel side, for fault injection in tests. */
+struct emul_tdx_kernel *hv_platform_emul_tdx_kernel(struct hv_platform *p);
+/* The TDX fields of a host summary, read through hv/tdx.c. */
+void hv_host_info_fill_tdx(struct hv_tdx *t, struct hv_host_info *h);
+
 /* Derived views: a TEE is usable when the kernel offers its VM type (native) or the emulator
  * provides it. */
 bool hv_host_snp_available(const struct hv_host_info *h);

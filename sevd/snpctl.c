@@ -19,7 +19,7 @@ static void print_tcb(const char *label, json_object *p, const char *which)
 	snprintf(path, sizeof(path), "tcb.%s.raw", which);
 	const char *r = cli_json_str(p, path);
 	if (!r) {
-		printf("%-14s%s\n", label, "unknown");
+		printf("%-15s%s\n", label, "unknown");
 		return;
 	}
 	snprintf(raw, sizeof(raw), "%s", r);
@@ -33,7 +33,7 @@ static void print_tcb(const char *label, json_object *p, const char *which)
 		size_t o = strlen(parts);
 		snprintf(parts + o, sizeof(parts) - o, "%s%s=%s", o ? " " : "", comp[i], v);
 	}
-	printf("%-14s%s%s%s%s\n", label, raw, parts[0] ? " (" : "", parts, parts[0] ? ")" : "");
+	printf("%-15s%s%s%s%s\n", label, raw, parts[0] ? " (" : "", parts, parts[0] ? ")" : "");
 }
 
 static void print_snp(json_object *h, json_object *p, json_object *problem)

@@ -5,6 +5,7 @@
 #include <poll.h>
 #include <stdarg.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <sys/eventfd.h>
 #include <sys/inotify.h>
@@ -527,7 +528,14 @@ int emul_tdx_kernel_start(const struct emul_tdx_kernel_config *cfg,
 			}
 		}
 	}
-	if ((r = pthread_create(&k->thread, NULL, kernel_thread, k)) != 0) {
+	/* The thread takes no signals: they belong to the embedding program (cocod reads
+	 * SIGTERM from a signalfd, which only works while no thread leaves it unblocked). */
+	sigset_t block_all, old;
+	sigfillset(&block_all);
+	pthread_sigmask(SIG_SETMASK, &block_all, &old);
+	r = pthread_create(&k->thread, NULL, kernel_thread, k);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (r != 0) {
 		r = -r;
 		goto fail;
 	}
