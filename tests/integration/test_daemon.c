@@ -35,6 +35,9 @@ START_TEST(bad_config_exits_78)
 	FILE *f = fopen(d.conf, "w");
 	fprintf(f, "# test\nplatform = bogus\n");
 	fclose(f);
+	char rm[160]; /* the harness prepared a state directory: this start must not make one */
+	snprintf(rm, sizeof(rm), "rm -rf %s/state", d.dir);
+	ck_assert_int_eq(system(rm), 0);
 	char *out;
 	const char *argv[] = {COCOD_BIN, "-c", d.conf, NULL};
 	ck_assert_int_eq(run_capture(argv, &out), 78);
@@ -114,6 +117,112 @@ START_TEST(host_is_emulated)
 	ck_assert(json_object_object_get_ex(hj, "tdx", &t));
 	ck_assert(json_object_object_get_ex(t, "module_version", &mv));
 	ck_assert_str_eq(json_object_get_string(mv), "1.5.06");
+	json_object_put(j);
+	free(out);
+}
+END_TEST
+
+/* A string member of a parsed object by dotted path ("tcb.current.raw"); NULL when absent. */
+static const char *jstr(json_object *o, const char *path)
+{
+	char key[64];
+	while (o && *path) {
+		size_t n = strcspn(path, ".");
+		ck_assert_uint_lt(n, sizeof(key));
+		memcpy(key, path, n);
+		key[n] = '\0';
+		if (!json_object_object_get_ex(o, key, &o))
+			return NULL;
+		path += n + (path[n] == '.');
+	}
+	return o && json_object_is_type(o, json_type_string) ? json_object_get_string(o) : NULL;
+}
+
+static json_object *get_json(const char *path, long want)
+{
+	struct reply r;
+	http(&d, "GET", path, NULL, &r);
+	ck_assert_msg(r.status == want, "%s: %ld: %s", path, r.status, r.body);
+	json_object *o = json_tokener_parse(r.body);
+	ck_assert_ptr_nonnull(o);
+	reply_free(&r);
+	return o;
+}
+
+START_TEST(platform_status)
+{
+	daemon_config(&d, "");
+	daemon_start(&d);
+	/* SEV firmware, live through the emulated PSP: SNP_PLATFORM_STATUS and SEV_GET_ID2. */
+	json_object *p = get_json("/v1/snp/platform", 200);
+	ck_assert_str_eq(jstr(p, "backend"), "emulated");
+	ck_assert_str_eq(jstr(p, "product"), "Genoa");
+	ck_assert_str_eq(jstr(p, "state"), "init");
+	const char *chip = jstr(p, "chip_id");
+	ck_assert_ptr_nonnull(chip);
+	ck_assert_uint_eq(strlen(chip), 128);
+	ck_assert_uint_eq(strspn(chip, "0123456789abcdef"), 128);
+	char chip1[129], tcb1[32];
+	snprintf(chip1, sizeof(chip1), "%s", chip);
+	snprintf(tcb1, sizeof(tcb1), "%s", jstr(p, "tcb.reported.raw"));
+	ck_assert_uint_eq(strlen(tcb1), 18);
+	json_object_put(p);
+
+	/* TDX module, live through hv/tdx.c on the emulated module's sysfs tree. */
+	json_object *m = get_json("/v1/tdx/module", 200);
+	ck_assert_str_eq(jstr(m, "version"), "1.5.06");
+	ck_assert_str_eq(jstr(m, "seamldr_version"), "1.5.02");
+	ck_assert_str_eq(jstr(m, "state"), "running");
+	json_object *v;
+	ck_assert(json_object_object_get_ex(m, "remaining_updates", &v));
+	ck_assert_int_eq(json_object_get_int(v), 16);
+	json_object_put(m);
+
+	char *out;
+	const char *snp[] = {SNPCTL_BIN, "--socket", d.sock, "status", NULL};
+	ck_assert_int_eq(run_capture(snp, &out), 0);
+	ck_assert_msg(strstr(out, "(emulated backend), Genoa, state init") && strstr(out, chip1),
+		      "%s", out);
+	free(out);
+	const char *tdx[] = {TDXCTL_BIN, "--socket", d.sock, "status", NULL};
+	ck_assert_int_eq(run_capture(tdx, &out), 0);
+	ck_assert_msg(strstr(out, "module state:      running"), "%s", out);
+	free(out);
+
+	/* The emulated chip's identity persists in the state directory across restarts. */
+	ck_assert_int_eq(daemon_signal_wait(&d, SIGTERM, 15), 0);
+	daemon_start(&d);
+	p = get_json("/v1/snp/platform", 200);
+	ck_assert_str_eq(jstr(p, "chip_id"), chip1);
+	ck_assert_str_eq(jstr(p, "tcb.reported.raw"), tcb1);
+	json_object_put(p);
+	ck_assert_int_eq(daemon_signal_wait(&d, SIGTERM, 15), 0);
+
+	/* Native on this machine: no SEV firmware and no TDX host here, so both say 501 with
+	 * the reason, and status still works. */
+	if (access("/dev/sev", F_OK) == 0 || access("/sys/devices/faux/tdx_host", F_OK) == 0)
+		return;
+	FILE *f = fopen(d.conf, "w");
+	ck_assert_ptr_nonnull(f);
+	fprintf(f, "platform = native\nstate_directory = %s/state-native\nlisten_unix = %s\n",
+		d.dir, d.sock);
+	fclose(f);
+	daemon_start(&d);
+	p = get_json("/v1/snp/platform", 501);
+	ck_assert_str_eq(jstr(p, "type"), "urn:cocod:problem:not-supported");
+	ck_assert_msg(strstr(jstr(p, "detail"), "no SEV firmware on this host"), "%s",
+		      jstr(p, "detail"));
+	json_object_put(p);
+	m = get_json("/v1/tdx/module", 501);
+	ck_assert_msg(strstr(jstr(m, "detail"), "no TDX host"), "%s", jstr(m, "detail"));
+	json_object_put(m);
+	const char *tdxj[] = {TDXCTL_BIN, "--socket", d.sock, "status", "--json", NULL};
+	ck_assert_int_eq(run_capture(tdxj, &out), 0);
+	json_object *j = json_tokener_parse(out);
+	ck_assert_ptr_nonnull(j);
+	ck_assert_str_eq(jstr(j, "host.platform"), "native");
+	ck_assert(json_object_object_get_ex(j, "tdx_module", &v) && v == NULL);
+	ck_assert_str_eq(jstr(j, "tdx_module_problem.type"), "urn:cocod:problem:not-supported");
 	json_object_put(j);
 	free(out);
 }
@@ -694,6 +803,7 @@ int main(void)
 	tcase_add_checked_fixture(tc, NULL, teardown);
 	tcase_add_test(tc, bad_config_exits_78);
 	tcase_add_test(tc, host_is_emulated);
+	tcase_add_test(tc, platform_status);
 	tcase_add_test(tc, cli_errors);
 	tcase_add_test(tc, http_errors);
 	tcase_add_test(tc, large_requests);
