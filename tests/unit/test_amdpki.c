@@ -20,7 +20,7 @@
 #include "hv/emul/amdpki.h"
 #include "tests/check_main.h"
 
-#define TESTDATA SOURCE_DIR "/../shared/testdata/snp"
+#define TESTDATA SOURCE_DIR "/tests/data/snp"
 /* SNP ABI 1.57, table 23 (ATTESTATION_REPORT): REPORTED_TCB at 0x180, CHIP_ID at 0x1A0. */
 #define REPORT_REPORTED_TCB 0x180
 #define REPORT_CHIP_ID 0x1A0

@@ -23,7 +23,7 @@
 
 #define GENOA_TCB 0x541900000000000aull
 #define FW_DIR SOURCE_DIR "/tests/data/snp/firmware"
-#define GENOA_REPORT SOURCE_DIR "/../shared/testdata/snp/reports/genoa/report.bin"
+#define GENOA_REPORT SOURCE_DIR "/tests/data/snp/reports/genoa/report.bin"
 
 static char state_dir[64];
 static char pki_dir[64];
