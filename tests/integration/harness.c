@@ -1,5 +1,5 @@
 #include "harness.h"
-#include "hv/emul/amdpki.h"
+#include "tests/pki_cache.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -63,20 +63,11 @@ void daemon_rewrite_config(struct daemon *d, const char *extra)
 	free(e2);
 }
 
-/* The emulated platform makes its AMD key set (three RSA-4096 keys, seconds of CPU) on a
- * state directory's first start. The daemons under test share one set, made once per build
- * tree and linked into each state directory, so every start is not a key generation. */
-static void share_emulated_pki(const char *dir)
+static void share_pki(const char *dir)
 {
-	struct emul_amd_pki *pki;
-	ck_assert(mkdir(PKI_CACHE_DIR, 0700) == 0 || errno == EEXIST);
-	ck_assert_int_eq(emul_amd_pki_open(PKI_CACHE_DIR, SNP_PRODUCT_GENOA, &pki), 0);
-	emul_amd_pki_free(pki);
-	char state[300], link[340];
+	char state[300];
 	snprintf(state, sizeof(state), "%s/state", dir);
-	snprintf(link, sizeof(link), "%s/emul-amd-genoa", state);
-	ck_assert_int_eq(mkdir(state, 0700), 0);
-	ck_assert_int_eq(symlink(PKI_CACHE_DIR "/emul-amd-genoa", link), 0);
+	share_emulated_pki(state);
 }
 
 void daemon_config(struct daemon *d, const char *extra)
@@ -89,7 +80,7 @@ void daemon_config(struct daemon *d, const char *extra)
 	snprintf(d->conf, sizeof(d->conf), "%s/cocod.conf", d->dir);
 	snprintf(d->log, sizeof(d->log), "%s/cocod.log", d->dir);
 	d->port = free_port();
-	share_emulated_pki(d->dir);
+	share_pki(d->dir);
 	daemon_rewrite_config(d, extra);
 }
 

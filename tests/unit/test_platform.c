@@ -4,6 +4,7 @@
 
 #include "coco/util.h"
 #include "tests/check_main.h"
+#include "tests/pki_cache.h"
 #include "hv/platform.h"
 #include "hv/uapi/kvm_compat.h"
 
@@ -125,6 +126,7 @@ START_TEST(emulated)
 	struct hv_platform *p;
 	struct hv_host_info h;
 	char err[256];
+	share_emulated_pki(root);
 	struct hv_platform_params pp = {.kind = COCO_PLATFORM_EMULATED, .state_dir = root};
 	ck_assert_int_eq(hv_platform_open(&pp, &p, err, sizeof(err)), 0);
 	int e = 0;
@@ -150,6 +152,8 @@ int main(void)
 	Suite *s = suite_create("platform");
 	TCase *tc = tcase_create("probe");
 	tcase_add_checked_fixture(tc, setup, teardown);
+	/* The first test to need the shared emulated key set makes it (RSA-4096 x3). */
+	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, native_empty_host);
 	tcase_add_test(tc, native_tdx_sysfs);
 	tcase_add_test(tc, native_tdx_version_unreadable);
