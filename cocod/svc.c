@@ -5,6 +5,7 @@
 #include "coco/log.h"
 #include "coco/util.h"
 #include "hv/sev.h"
+#include "hv/uapi/sev_compat.h"
 #include "version.h"
 
 static void reply_error(struct svc_reply *r, enum svc_status st, const char *fmt, ...)
@@ -89,13 +90,16 @@ static void host_get(struct svc *s, struct svc_reply *r)
 }
 
 /* A failed SEV command as a reply: what the kernel or the firmware said, in one sentence. */
-static void reply_sev_error(struct svc_reply *r, const char *what, int e, uint32_t fw)
+static void reply_sev_error(struct svc_reply *r, const char *what, uint32_t cmd, int e,
+			    uint32_t fw)
 {
+	const char *since = hv_sev_cmd_linux_version(cmd);
 	if (e == -EIO && fw)
 		reply_error(r, SVC_E_FIRMWARE, "%s: firmware status %s (0x%x): %s", what,
 			    hv_sev_fw_error_name(fw), fw, hv_sev_fw_error_message(fw));
 	else if (e == -EOPNOTSUPP)
-		reply_error(r, SVC_E_NOT_SUPPORTED, "%s: not supported by this kernel", what);
+		reply_error(r, SVC_E_NOT_SUPPORTED, "%s: not supported by this kernel%s%s%s", what,
+			    since ? " (needs Linux " : "", since ? since : "", since ? ")" : "");
 	else if (e == -ENOENT || e == -ENODEV || e == -ENXIO)
 		reply_error(r, SVC_E_NOT_SUPPORTED, "%s: no SEV firmware on this host (%s)", what,
 			    strerror(-e));
@@ -108,14 +112,14 @@ static void snp_platform_get(struct svc *s, struct svc_reply *r)
 	int eno = 0;
 	struct hv_sev *sev = hv_platform_sev(s->platform, false, &eno);
 	if (!sev) {
-		reply_sev_error(r, "/dev/sev", -eno, 0);
+		reply_sev_error(r, "/dev/sev", 0, -eno, 0);
 		return;
 	}
 	struct hv_snp_status st;
 	uint32_t fw = 0;
 	int e = hv_sev_snp_platform_status(sev, &st, &fw);
 	if (e < 0) {
-		reply_sev_error(r, "SNP_PLATFORM_STATUS", e, fw);
+		reply_sev_error(r, "SNP_PLATFORM_STATUS", SNP_PLATFORM_STATUS, e, fw);
 		return;
 	}
 	struct svc_snp_platform *o = &r->snp_platform;
