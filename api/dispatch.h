@@ -18,6 +18,8 @@ enum svc_op {
 	SVC_SNP_MEASURE,   /* expected SEV/SEV-ES/SNP launch digest */
 	SVC_SNP_PLATFORM_GET, /* SNP_PLATFORM_STATUS, chip id, product */
 	SVC_TDX_MODULE_GET,   /* TDX module, P-SEAMLDR, update interface, CPUs */
+	SVC_SNP_CONFIG_SET,   /* SNP_SET_CONFIG: reported TCB, chip id / key masking */
+	SVC_SNP_COMMIT,       /* SNP_COMMIT: commit the running firmware (no rollback) */
 };
 
 enum svc_status {
@@ -42,6 +44,12 @@ struct svc_req {
 		struct {
 			int level;
 		} log_level_set;
+		struct {
+			bool set_tcb;      /* else keep the reported TCB */
+			uint64_t reported_tcb; /* 0: back to the current TCB (SNP ABI) */
+			int mask_chip_id;  /* 0/1, or -1: keep */
+			int mask_chip_key;
+		} snp_config;
 		struct svc_snp_measure {
 			enum snp_mode mode;
 			/* Names inside the configured image directories; NULL when absent. The
@@ -101,6 +109,7 @@ struct svc_snp_measurement {
 };
 
 struct svc_snp_platform {
+	char operation[37]; /* config/commit: the journaled operation; "" for a status read */
 	char backend[16];  /* "native" or "emulated" */
 	char product[16];  /* "Milan", "Genoa", "Turin"; "" when unknown */
 	uint8_t api_major, api_minor;

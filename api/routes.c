@@ -191,17 +191,8 @@ static json_object *tcb_to_json(const char *product, uint64_t v)
 	return o;
 }
 
-static void get_snp_platform(const struct api_env *env, struct api_request *rq,
-			     struct api_response *rs)
+json_object *api_snp_platform_json(const struct svc_snp_platform *p)
 {
-	struct svc_req req = {.op = SVC_SNP_PLATFORM_GET};
-	struct svc_reply reply;
-	dispatch(env, rq, &req, &reply);
-	if (reply.status != SVC_OK) {
-		api_problem_from_svc(rs, &reply);
-		return;
-	}
-	const struct svc_snp_platform *p = &reply.snp_platform;
 	json_object *o = json_object_new_object(), *fw = json_object_new_object(),
 		    *cfg = json_object_new_object(), *tcb = json_object_new_object();
 	json_object_object_add(o, "backend", json_object_new_string(p->backend));
@@ -242,7 +233,20 @@ static void get_snp_platform(const struct api_env *env, struct api_request *rq,
 		json_object_object_add(o, "chip_id", NULL);
 		json_object_object_add(o, "chip_id_error", str_or_null(p->chip_id_error));
 	}
-	api_response_json(rs, 200, o);
+	return o;
+}
+
+static void get_snp_platform(const struct api_env *env, struct api_request *rq,
+			     struct api_response *rs)
+{
+	struct svc_req req = {.op = SVC_SNP_PLATFORM_GET};
+	struct svc_reply reply;
+	dispatch(env, rq, &req, &reply);
+	if (reply.status != SVC_OK) {
+		api_problem_from_svc(rs, &reply);
+		return;
+	}
+	api_response_json(rs, 200, api_snp_platform_json(&reply.snp_platform));
 }
 
 static void get_tdx_module(const struct api_env *env, struct api_request *rq,
@@ -390,6 +394,10 @@ const struct api_route api_routes[] = {
 	 .handler = get_snp_platform},
 	{.method = "GET", .pattern = "/v1/tdx/module", .role = COCO_ROLE_READER,
 	 .handler = get_tdx_module},
+	{.method = "PUT", .pattern = "/v1/snp/config", .role = COCO_ROLE_ADMIN,
+	 .handler = api_put_snp_config},
+	{.method = "POST", .pattern = "/v1/snp/commit", .role = COCO_ROLE_ADMIN,
+	 .handler = api_post_snp_commit},
 	{.method = "POST", .pattern = "/v1/snp/measurements", .role = COCO_ROLE_READER,
 	 .prepare = api_snp_measurement_prepare, .render = api_snp_measurement_render},
 };

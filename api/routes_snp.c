@@ -157,3 +157,76 @@ void api_snp_measurement_render(const struct api_env *env, struct api_async *a,
 	json_object_object_add(o, "cache", cache);
 	api_response_json(rs, 200, o);
 }
+
+/* The reply of a firmware change: the journaled operation and the status read afterwards. */
+static void platform_change(const struct api_env *env, struct api_request *rq,
+			    struct api_response *rs, struct svc_req *req)
+{
+	struct svc_reply reply;
+	req->role = rq->role;
+	req->actor = rq->actor;
+	memset(&reply, 0, sizeof(reply));
+	env->dispatch(env->dispatch_ctx, req, &reply);
+	if (reply.status != SVC_OK) {
+		api_problem_from_svc(rs, &reply);
+		return;
+	}
+	json_object *o = json_object_new_object();
+	json_object_object_add(o, "operation", json_object_new_string(reply.snp_platform.operation));
+	json_object_object_add(o, "platform", api_snp_platform_json(&reply.snp_platform));
+	api_response_json(rs, 200, o);
+}
+
+void api_put_snp_config(const struct api_env *env, struct api_request *rq,
+			struct api_response *rs)
+{
+	json_object *body = api_parse_json_body(rq, rs);
+	if (!body)
+		return;
+	struct svc_req req = {.op = SVC_SNP_CONFIG_SET};
+	req.snp_config.mask_chip_id = req.snp_config.mask_chip_key = -1;
+	const char *bad = NULL, *why = "";
+	json_object_object_foreach(body, key, v)
+	{
+		if (streq(key, "reported_tcb")) {
+			req.snp_config.set_tcb = true;
+			if (json_object_is_type(v, json_type_string) &&
+			    streq(json_object_get_string(v), "current"))
+				req.snp_config.reported_tcb = 0; /* SNP ABI: 0 = the current TCB */
+			else if (!get_u64(v, &req.snp_config.reported_tcb))
+				bad = key, why = "a TCB_VERSION (integer or \"0x...\") or \"current\"";
+		} else if (streq(key, "mask_chip_id") || streq(key, "mask_chip_key")) {
+			if (!json_object_is_type(v, json_type_boolean))
+				bad = key, why = "true or false";
+			else
+				*(streq(key, "mask_chip_id") ? &req.snp_config.mask_chip_id
+							      : &req.snp_config.mask_chip_key) =
+					json_object_get_boolean(v);
+		} else {
+			bad = key, why = "not a member (reported_tcb, mask_chip_id, mask_chip_key)";
+		}
+		if (bad)
+			break;
+	}
+	bool empty = json_object_object_length(body) == 0;
+	char badkey[64];
+	snprintf(badkey, sizeof(badkey), "%s", bad ? bad : "");
+	json_object_put(body);
+	if (bad) {
+		api_problem(rs, 422, "invalid-request", "Invalid request", "'%s': %s", badkey, why);
+		return;
+	}
+	if (empty) {
+		api_problem(rs, 422, "invalid-request", "Invalid request",
+			    "nothing to change: give reported_tcb, mask_chip_id or mask_chip_key");
+		return;
+	}
+	platform_change(env, rq, rs, &req);
+}
+
+void api_post_snp_commit(const struct api_env *env, struct api_request *rq,
+			 struct api_response *rs)
+{
+	struct svc_req req = {.op = SVC_SNP_COMMIT};
+	platform_change(env, rq, rs, &req);
+}

@@ -152,6 +152,62 @@ static void snp_platform_get(struct svc *s, struct svc_reply *r)
 		snprintf(o->chip_id_error, sizeof(o->chip_id_error), "%s", strerror(-e));
 }
 
+/* SNP_SET_CONFIG and SNP_COMMIT change the firmware: each is an operation journaled before
+ * and after the command (a restart finds a "running" one if cocod died in between), audited,
+ * and answered with the platform status read afterwards. */
+static void snp_platform_change(struct svc *s, const struct svc_req *q, struct svc_reply *r)
+{
+	bool commit = q->op == SVC_SNP_COMMIT;
+	const char *kind = commit ? "snp.commit" : "snp.set_config";
+	int eno = 0;
+	struct hv_sev *sev = hv_platform_sev(s->platform, true, &eno);
+	if (!sev) {
+		reply_sev_error(r, "/dev/sev (read-write)", 0, -eno, 0);
+		return;
+	}
+	struct hv_snp_status st;
+	uint32_t fw = 0;
+	int e = hv_sev_snp_platform_status(sev, &st, &fw);
+	if (e < 0) {
+		reply_sev_error(r, "SNP_PLATFORM_STATUS", SNP_PLATFORM_STATUS, e, fw);
+		return;
+	}
+	uint64_t tcb = q->snp_config.set_tcb ? q->snp_config.reported_tcb : st.reported_tcb;
+	bool mid = q->snp_config.mask_chip_id < 0 ? st.mask_chip_id : q->snp_config.mask_chip_id;
+	bool mkey = q->snp_config.mask_chip_key < 0 ? st.mask_chip_key
+						    : q->snp_config.mask_chip_key;
+	char what[160];
+	if (commit)
+		snprintf(what, sizeof(what), "commit current TCB 0x%016llx",
+			 (unsigned long long)st.current_tcb);
+	else
+		snprintf(what, sizeof(what), "reported TCB 0x%016llx, mask chip id %d, key %d",
+			 (unsigned long long)tcb, mid, mkey);
+	char id[37];
+	if ((e = coco_store_op_create(s->store, kind, id)) < 0 ||
+	    (e = coco_store_op_update(s->store, id, COCO_OP_RUNNING, 0, what, NULL)) < 0) {
+		reply_error(r, SVC_E_INTERNAL, "journal: %s", strerror(-e));
+		return;
+	}
+	fw = 0;
+	e = commit ? hv_sev_snp_commit(sev, &fw) : hv_sev_snp_set_config(sev, tcb, mid, mkey, &fw);
+	if (e < 0) {
+		reply_sev_error(r, commit ? "SNP_COMMIT" : "SNP_SET_CONFIG",
+				commit ? SNP_COMMIT : SNP_SET_CONFIG, e, fw);
+		const char *msg = r->detail;
+		coco_store_op_update(s->store, id, COCO_OP_FAILED, 100, msg, NULL);
+		coco_store_audit(s->store, q->actor, commit ? "snp.commit.failed"
+							     : "snp.set_config.failed", msg);
+		log_warn("%s by %s failed: %s", kind, q->actor, msg);
+		return;
+	}
+	coco_store_op_update(s->store, id, COCO_OP_SUCCEEDED, 100, what, NULL);
+	coco_store_audit(s->store, q->actor, kind, what);
+	log_notice("%s by %s: %s", kind, q->actor, what);
+	snp_platform_get(s, r);
+	snprintf(r->snp_platform.operation, sizeof(r->snp_platform.operation), "%s", id);
+}
+
 static void tdx_module_get(struct svc *s, struct svc_reply *r)
 {
 	if ((!s->probe_ok || now_ns() - s->probe_at > SVC_PROBE_TTL_NS) &&
@@ -356,6 +412,8 @@ void svc_dispatch(void *ctx, const struct svc_req *req, struct svc_reply *reply)
 	case SVC_LOG_LEVEL_SET: log_level_set(s, req, reply); return;
 	case SVC_SNP_PLATFORM_GET: snp_platform_get(s, reply); return;
 	case SVC_TDX_MODULE_GET: tdx_module_get(s, reply); return;
+	case SVC_SNP_CONFIG_SET:
+	case SVC_SNP_COMMIT: snp_platform_change(s, req, reply); return;
 	case SVC_SNP_MEASURE: break; /* slow: only through svc_dispatch_async */
 	}
 	reply_error(reply, SVC_E_INTERNAL, "unknown operation %d", (int)req->op);

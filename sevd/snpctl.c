@@ -88,12 +88,21 @@ static int cmd_status(struct cli *cli, int argc, char **argv)
 			      print_snp);
 }
 
+static int cmd_commit(struct cli *cli, int argc, char **argv)
+{
+	return snpctl_commit(cli, &commands[3], argc, argv);
+}
+
 static const struct cli_command commands[] = {
 	{"status", "show the host's SEV-SNP state", status_usage, cmd_status},
 	{"measure", "compute a guest's launch digest (offline; sev-snp-measure flags)",
 	 snpctl_measure_usage, snpctl_measure},
 	{"id-block", "sign an ID block for a launch digest (offline; QEMU id-block/id-auth)",
 	 snpctl_id_block_usage, snpctl_id_block},
+	{"commit", "commit the running SEV firmware (SNP_COMMIT; no rollback below it)",
+	 snpctl_commit_usage, cmd_commit},
+	{"config", "change reported TCB and chip id/key masking (SNP_SET_CONFIG)",
+	 snpctl_config_usage, snpctl_config},
 	{"key-digest", "print an ID or author key's digest as attestation reports show it",
 	 snpctl_key_digest_usage, snpctl_key_digest},
 };

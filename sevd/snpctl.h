@@ -8,3 +8,7 @@ extern const char snpctl_id_block_usage[];
 int snpctl_id_block(struct cli *cli, int argc, char **argv);
 extern const char snpctl_key_digest_usage[];
 int snpctl_key_digest(struct cli *cli, int argc, char **argv);
+extern const char snpctl_config_usage[];
+int snpctl_config(struct cli *cli, int argc, char **argv);
+extern const char snpctl_commit_usage[];
+int snpctl_commit(struct cli *cli, const struct cli_command *cmd, int argc, char **argv);

@@ -228,6 +228,97 @@ START_TEST(platform_status)
 }
 END_TEST
 
+static json_object *send_json(const char *method, const char *path, const char *body, long want)
+{
+	const char *hdr[] = {"Content-Type: application/json", NULL};
+	struct req_opts o = {.headers = hdr, .body = body, .body_len = -1};
+	struct reply r;
+	http(&d, method, path, body ? &o : NULL, &r);
+	ck_assert_msg(r.status == want, "%s %s: %ld: %s", method, path, r.status, r.body);
+	json_object *j = json_tokener_parse(r.body);
+	ck_assert_ptr_nonnull(j);
+	reply_free(&r);
+	return j;
+}
+
+START_TEST(snp_config_and_commit)
+{
+	daemon_config(&d, "");
+	daemon_start(&d);
+	json_object *p = get_json("/v1/snp/platform", 200);
+	char cur[32];
+	snprintf(cur, sizeof(cur), "%s", jstr(p, "tcb.current.raw"));
+	json_object_put(p);
+
+	/* A reported TCB above the committed one: the firmware refuses, the refusal is
+	 * journaled as a failed operation, and nothing changed. */
+	json_object *e = send_json("PUT", "/v1/snp/config", "{\"reported_tcb\":\"0xff00000000000000\"}",
+				   502);
+	ck_assert_str_eq(jstr(e, "type"), "urn:cocod:problem:firmware-error");
+	ck_assert_msg(strstr(jstr(e, "detail"), "SNP_SET_CONFIG: firmware status INVALID_PARAM"),
+		      "%s", jstr(e, "detail"));
+	json_object_put(e);
+	p = get_json("/v1/snp/platform", 200);
+	ck_assert_str_eq(jstr(p, "tcb.reported.raw"), cur);
+	json_object_put(p);
+	/* Malformed requests never reach the firmware. */
+	e = send_json("PUT", "/v1/snp/config", "{}", 422);
+	json_object_put(e);
+	e = send_json("PUT", "/v1/snp/config", "{\"mask_chip_id\":\"yes\"}", 422);
+	ck_assert_msg(strstr(jstr(e, "detail"), "'mask_chip_id': true or false"), "%s",
+		      jstr(e, "detail"));
+	json_object_put(e);
+
+	/* Lower the reported TCB's SNP SPL by one (Genoa layout: byte 6) and mask the chip id. */
+	uint64_t tcb = strtoull(cur, NULL, 16);
+	ck_assert_uint_gt((tcb >> 48) & 0xff, 0);
+	char body[128], want[32];
+	snprintf(want, sizeof(want), "0x%016llx", (unsigned long long)(tcb - (1ull << 48)));
+	snprintf(body, sizeof(body), "{\"reported_tcb\":\"%s\",\"mask_chip_id\":true}", want);
+	json_object *c = send_json("PUT", "/v1/snp/config", body, 200);
+	ck_assert_str_eq(jstr(c, "platform.tcb.reported.raw"), want);
+	ck_assert_str_eq(jstr(c, "platform.tcb.current.raw"), cur);
+	json_object *m;
+	ck_assert(json_object_object_get_ex(c, "platform", &m) &&
+		  json_object_object_get_ex(m, "config", &m) &&
+		  json_object_object_get_ex(m, "mask_chip_id", &m) && json_object_get_boolean(m));
+	char path[96];
+	snprintf(path, sizeof(path), "/v1/operations/%s", jstr(c, "operation"));
+	json_object_put(c);
+	json_object *op = get_json(path, 200);
+	ck_assert_str_eq(jstr(op, "kind"), "snp.set_config");
+	ck_assert_str_eq(jstr(op, "state"), "succeeded");
+	json_object_put(op);
+
+	/* The CLI: back to the current TCB, unmasked; then commit. */
+	char *out;
+	const char *set[] = {SNPCTL_BIN, "--socket", d.sock, "config", "set", "--reported-tcb",
+			     "current", "--mask-chip-id", "no", NULL};
+	ck_assert_int_eq(run_capture(set, &out), 0);
+	char line[64];
+	snprintf(line, sizeof(line), "reported TCB: %s", cur);
+	ck_assert_msg(strstr(out, line), "%s", out);
+	free(out);
+	const char *bad[] = {SNPCTL_BIN, "--socket", d.sock, "config", "set", "--reported-tcb",
+			     "soon", NULL};
+	ck_assert_int_eq(run_capture(bad, &out), 2);
+	ck_assert_msg(strstr(out, "is not a 64-bit TCB_VERSION"), "%s", out);
+	free(out);
+	const char *commit[] = {SNPCTL_BIN, "--socket", d.sock, "commit", "--json", NULL};
+	ck_assert_int_eq(run_capture(commit, &out), 0);
+	json_object *j = json_tokener_parse(out);
+	ck_assert_ptr_nonnull(j);
+	ck_assert_str_eq(jstr(j, "platform.tcb.reported.raw"), cur);
+	snprintf(path, sizeof(path), "/v1/operations/%s", jstr(j, "operation"));
+	json_object_put(j);
+	free(out);
+	op = get_json(path, 200);
+	ck_assert_str_eq(jstr(op, "kind"), "snp.commit");
+	ck_assert_str_eq(jstr(op, "state"), "succeeded");
+	json_object_put(op);
+}
+END_TEST
+
 START_TEST(cli_errors)
 {
 	char *out;
@@ -804,6 +895,7 @@ int main(void)
 	tcase_add_test(tc, bad_config_exits_78);
 	tcase_add_test(tc, host_is_emulated);
 	tcase_add_test(tc, platform_status);
+	tcase_add_test(tc, snp_config_and_commit);
 	tcase_add_test(tc, cli_errors);
 	tcase_add_test(tc, http_errors);
 	tcase_add_test(tc, large_requests);
