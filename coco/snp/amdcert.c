@@ -23,15 +23,15 @@ static const struct {
 	enum snp_product product;
 	uint8_t sha256[AMD_FINGERPRINT_SIZE];
 } pinned_arks[] = {
-	{SNP_PRODUCT_MILAN,
-	 {0x69, 0xd0, 0x63, 0xb4, 0x53, 0x44, 0xd2, 0x6a, 0x2e, 0x94, 0xe1, 0xf4, 0x21, 0x0d, 0xe4, 0x9e,
-	  0xf5, 0x55, 0x30, 0x82, 0x87, 0xd4, 0xc1, 0x74, 0x44, 0x5c, 0x95, 0x63, 0x9a, 0x54, 0x0b, 0xcd}},
-	{SNP_PRODUCT_GENOA,
-	 {0x4c, 0x65, 0x98, 0xd1, 0x9c, 0x18, 0x71, 0x9c, 0x5d, 0xfd, 0x4a, 0x7d, 0x33, 0x5f, 0x67, 0x4e,
-	  0x5b, 0xfe, 0x1d, 0x8f, 0x80, 0x0c, 0xea, 0x2c, 0xf2, 0x70, 0xc1, 0x0d, 0x10, 0x3d, 0xb2, 0xf1}},
-	{SNP_PRODUCT_TURIN,
-	 {0x1f, 0x08, 0x41, 0x61, 0xa4, 0x4b, 0xb6, 0xd9, 0x37, 0x78, 0xa9, 0x04, 0x87, 0x7d, 0x48, 0x19,
-	  0xca, 0xfa, 0x5d, 0x05, 0xef, 0x41, 0x93, 0xb2, 0xde, 0xd9, 0xdd, 0x9c, 0x73, 0xdd, 0x3f, 0x6a}},
+    {SNP_PRODUCT_MILAN, {0x69, 0xd0, 0x63, 0xb4, 0x53, 0x44, 0xd2, 0x6a, 0x2e, 0x94, 0xe1,
+			 0xf4, 0x21, 0x0d, 0xe4, 0x9e, 0xf5, 0x55, 0x30, 0x82, 0x87, 0xd4,
+			 0xc1, 0x74, 0x44, 0x5c, 0x95, 0x63, 0x9a, 0x54, 0x0b, 0xcd}},
+    {SNP_PRODUCT_GENOA, {0x4c, 0x65, 0x98, 0xd1, 0x9c, 0x18, 0x71, 0x9c, 0x5d, 0xfd, 0x4a,
+			 0x7d, 0x33, 0x5f, 0x67, 0x4e, 0x5b, 0xfe, 0x1d, 0x8f, 0x80, 0x0c,
+			 0xea, 0x2c, 0xf2, 0x70, 0xc1, 0x0d, 0x10, 0x3d, 0xb2, 0xf1}},
+    {SNP_PRODUCT_TURIN, {0x1f, 0x08, 0x41, 0x61, 0xa4, 0x4b, 0xb6, 0xd9, 0x37, 0x78, 0xa9,
+			 0x04, 0x87, 0x7d, 0x48, 0x19, 0xca, 0xfa, 0x5d, 0x05, 0xef, 0x41,
+			 0x93, 0xb2, 0xde, 0xd9, 0xdd, 0x9c, 0x73, 0xdd, 0x3f, 0x6a}},
 };
 
 /* VCEK spec 57230 table 8 / VLEK spec 57229: the extension OIDs. */
@@ -48,15 +48,42 @@ static const struct {
 /* AMD's signature parameters (57230 section 2.2): RSASSA-PSS, SHA-384, MGF1 SHA-384, salt 48. */
 #define AMD_PSS_SALT 48
 
-static void biop(BIO **p) { BIO_free(*p); }
-static void asn1_objectp(ASN1_OBJECT **p) { ASN1_OBJECT_free(*p); }
-static void asn1_typep(ASN1_TYPE **p) { ASN1_TYPE_free(*p); }
-static void asn1_integerp(ASN1_INTEGER **p) { ASN1_INTEGER_free(*p); }
-static void pss_paramsp(RSA_PSS_PARAMS **p) { RSA_PSS_PARAMS_free(*p); }
-static void x509_storep(X509_STORE **p) { X509_STORE_free(*p); }
-static void x509_store_ctxp(X509_STORE_CTX **p) { X509_STORE_CTX_free(*p); }
-static void sk_x509p(STACK_OF(X509) **p) { sk_X509_free(*p); }
-static void x509_algorp(X509_ALGOR **p) { X509_ALGOR_free(*p); }
+static void biop(BIO **p)
+{
+	BIO_free(*p);
+}
+static void asn1_objectp(ASN1_OBJECT **p)
+{
+	ASN1_OBJECT_free(*p);
+}
+static void asn1_typep(ASN1_TYPE **p)
+{
+	ASN1_TYPE_free(*p);
+}
+static void asn1_integerp(ASN1_INTEGER **p)
+{
+	ASN1_INTEGER_free(*p);
+}
+static void pss_paramsp(RSA_PSS_PARAMS **p)
+{
+	RSA_PSS_PARAMS_free(*p);
+}
+static void x509_storep(X509_STORE **p)
+{
+	X509_STORE_free(*p);
+}
+static void x509_store_ctxp(X509_STORE_CTX **p)
+{
+	X509_STORE_CTX_free(*p);
+}
+static void sk_x509p(STACK_OF(X509) * *p)
+{
+	sk_X509_free(*p);
+}
+static void x509_algorp(X509_ALGOR **p)
+{
+	X509_ALGOR_free(*p);
+}
 
 static bool is_space(uint8_t c)
 {
@@ -106,8 +133,8 @@ static int pem_certs(const uint8_t *buf, size_t len, X509 **out, size_t max, siz
 		}
 		e += strlen(PEM_END);
 		if (n == max) {
-			r = set_error(err, errlen, -EBADMSG, "PEM: more than %zu certificate%s", max,
-				      max == 1 ? "" : "s");
+			r = set_error(err, errlen, -EBADMSG, "PEM: more than %zu certificate%s",
+				      max, max == 1 ? "" : "s");
 			goto fail;
 		}
 		_cleanup_(biop) BIO *bio = BIO_new_mem_buf(p, (int)(e - p));
@@ -144,8 +171,8 @@ int amd_cert_parse(const uint8_t *buf, size_t len, X509 **ret, char *err, size_t
 	if (!buf || !ret)
 		return set_error(err, errlen, -EINVAL, "certificate: invalid arguments");
 	if (len == 0 || len > AMD_CERT_MAX_SIZE)
-		return set_error(err, errlen, -EBADMSG,
-				 "certificate: %zu bytes, not in 1..%u", len, AMD_CERT_MAX_SIZE);
+		return set_error(err, errlen, -EBADMSG, "certificate: %zu bytes, not in 1..%u", len,
+				 AMD_CERT_MAX_SIZE);
 	if (looks_pem(buf, len)) {
 		X509 *c[1];
 		size_t n;
@@ -172,8 +199,8 @@ int amd_cert_parse(const uint8_t *buf, size_t len, X509 **ret, char *err, size_t
 	return 0;
 }
 
-int amd_cert_chain_parse(const uint8_t *pem, size_t len, X509 **ret_ask, X509 **ret_ark,
-			 char *err, size_t errlen)
+int amd_cert_chain_parse(const uint8_t *pem, size_t len, X509 **ret_ask, X509 **ret_ark, char *err,
+			 size_t errlen)
 {
 	X509 *c[2];
 	size_t n;
@@ -197,8 +224,9 @@ int amd_cert_chain_parse(const uint8_t *pem, size_t len, X509 **ret_ask, X509 **
 	    X509_NAME_cmp(X509_get_issuer_name(c[0]), X509_get_subject_name(c[1])) != 0) {
 		X509_free(c[0]);
 		X509_free(c[1]);
-		return set_error(err, errlen, -EBADMSG,
-				 "cert_chain: not (ASK issued by ARK, self-issued ARK) in that order");
+		return set_error(
+		    err, errlen, -EBADMSG,
+		    "cert_chain: not (ASK issued by ARK, self-issued ARK) in that order");
 	}
 	*ret_ask = c[0];
 	*ret_ark = c[1];
@@ -305,8 +333,8 @@ static int check_pss(const X509_ALGOR *alg, const char *what, char *err, size_t 
 		return set_error(err, errlen, -EKEYREJECTED, "%s: PSS salt length is %lld, not %d",
 				 what, (long long)salt, AMD_PSS_SALT);
 	int64_t trailer = 1;
-	if (pss->trailerField && (!ASN1_INTEGER_get_int64(&trailer, pss->trailerField) ||
-				  trailer != 1))
+	if (pss->trailerField &&
+	    (!ASN1_INTEGER_get_int64(&trailer, pss->trailerField) || trailer != 1))
 		return set_error(err, errlen, -EKEYREJECTED, "%s: PSS trailer field is not 1",
 				 what);
 	ERR_clear_error();
@@ -370,9 +398,8 @@ int amd_chain_verify(enum snp_product product, X509 *ark, X509 *ask, X509 *vek,
 		     memcmp(fp, tfp, sizeof(fp)) == 0;
 	if (!ok) {
 		if (pinned != SNP_PRODUCT_UNKNOWN)
-			return set_error(err, errlen, -EKEYREJECTED,
-					 "ARK: AMD's %s root, not %s's", snp_product_name(pinned),
-					 snp_product_name(product));
+			return set_error(err, errlen, -EKEYREJECTED, "ARK: AMD's %s root, not %s's",
+					 snp_product_name(pinned), snp_product_name(product));
 		return set_error(err, errlen, -EKEYREJECTED,
 				 "ARK: not a pinned AMD root nor a trusted one");
 	}
@@ -430,8 +457,8 @@ int amd_chain_verify(enum snp_product product, X509 *ark, X509 *ask, X509 *vek,
 	if (!chain || (size_t)sk_X509_num(chain) != depth ||
 	    X509_cmp(sk_X509_value(chain, (int)depth - 1), ark) != 0)
 		return set_error(err, errlen, -EKEYREJECTED,
-				 "chain: built %d certificates, not %s -> ARK", chain ? sk_X509_num(chain) : 0,
-				 vek ? "VEK -> ASK" : "ASK");
+				 "chain: built %d certificates, not %s -> ARK",
+				 chain ? sk_X509_num(chain) : 0, vek ? "VEK -> ASK" : "ASK");
 	return 0;
 }
 
@@ -454,8 +481,8 @@ static int ext_value(const X509 *c, const char *oid, const char *name, const uin
 	return 0;
 }
 
-static int ext_spl(const X509 *c, const char *oid, const char *name, bool required,
-		   uint8_t *ret, bool *ret_present, char *err, size_t errlen)
+static int ext_spl(const X509 *c, const char *oid, const char *name, bool required, uint8_t *ret,
+		   bool *ret_present, char *err, size_t errlen)
 {
 	const uint8_t *v;
 	size_t len;
@@ -507,8 +534,9 @@ static int ext_string(const X509 *c, const char *oid, const char *name, char *bu
 	const uint8_t *d = ASN1_STRING_get0_data(s);
 	size_t n = (size_t)ASN1_STRING_length(s);
 	if (n == 0 || n >= size)
-		return set_error(err, errlen, -EBADMSG, "extension %s (%s): length %zu not in 1..%zu",
-				 name, oid, n, size - 1);
+		return set_error(err, errlen, -EBADMSG,
+				 "extension %s (%s): length %zu not in 1..%zu", name, oid, n,
+				 size - 1);
 	for (size_t k = 0; k < n; k++)
 		if (d[k] < 0x20 || d[k] > 0x7e)
 			return set_error(err, errlen, -EBADMSG,
@@ -540,13 +568,14 @@ int amd_vek_ext_parse(const X509 *vek, struct amd_vek_ext *ret, char *err, size_
 		const unsigned char *p = v;
 		_cleanup_(asn1_integerp) ASN1_INTEGER *i = d2i_ASN1_INTEGER(NULL, &p, (long)len);
 		int64_t x = -1;
-		bool ok = i && p == v + len && ASN1_INTEGER_get_int64(&x, i) && x >= 0 &&
-			  x <= UINT32_MAX;
+		bool ok =
+		    i && p == v + len && ASN1_INTEGER_get_int64(&x, i) && x >= 0 && x <= UINT32_MAX;
 		ERR_clear_error();
 		if (!ok)
-			return set_error(err, errlen, -EBADMSG,
-					 "extension structVersion (%s): not an INTEGER in 0..2^32-1",
-					 OID_STRUCT_VERSION);
+			return set_error(
+			    err, errlen, -EBADMSG,
+			    "extension structVersion (%s): not an INTEGER in 0..2^32-1",
+			    OID_STRUCT_VERSION);
 		e.struct_version = (uint32_t)x;
 	}
 	if ((r = ext_string(vek, OID_PRODUCT_NAME, "productName", e.product_name,
@@ -555,12 +584,14 @@ int amd_vek_ext_parse(const X509 *vek, struct amd_vek_ext *ret, char *err, size_
 	if (!present)
 		return set_error(err, errlen, -EBADMSG, "extension productName (%s) missing",
 				 OID_PRODUCT_NAME);
-	if ((r = ext_spl(vek, OID_BL_SPL, "blSPL", true, &e.tcb.bootloader, NULL, err, errlen)) < 0 ||
+	if ((r = ext_spl(vek, OID_BL_SPL, "blSPL", true, &e.tcb.bootloader, NULL, err, errlen)) <
+		0 ||
 	    (r = ext_spl(vek, OID_TEE_SPL, "teeSPL", true, &e.tcb.tee, NULL, err, errlen)) < 0 ||
 	    (r = ext_spl(vek, OID_SNP_SPL, "snpSPL", true, &e.tcb.snp, NULL, err, errlen)) < 0 ||
 	    (r = ext_spl(vek, OID_UCODE_SPL, "ucodeSPL", true, &e.tcb.microcode, NULL, err,
 			 errlen)) < 0 ||
-	    (r = ext_spl(vek, OID_FMC_SPL, "fmcSPL", false, &e.tcb.fmc, &e.has_fmc, err, errlen)) < 0)
+	    (r = ext_spl(vek, OID_FMC_SPL, "fmcSPL", false, &e.tcb.fmc, &e.has_fmc, err, errlen)) <
+		0)
 		return r;
 
 	/* hwID: the raw bytes as extnValue (no inner DER): 64, on Turin 8 (57230 table 8). */
@@ -571,7 +602,8 @@ int amd_vek_ext_parse(const X509 *vek, struct amd_vek_ext *ret, char *err, size_
 	if (has_hwid) {
 		if (len != 64 && len != 8)
 			return set_error(err, errlen, -EBADMSG,
-					 "extension hwID (%s): %zu bytes, not 64 or 8", OID_HWID, len);
+					 "extension hwID (%s): %zu bytes, not 64 or 8", OID_HWID,
+					 len);
 		memcpy(e.hwid, v, len);
 		e.hwid_len = len;
 	}
@@ -587,8 +619,8 @@ int amd_vek_ext_parse(const X509 *vek, struct amd_vek_ext *ret, char *err, size_
 	return 0;
 }
 
-int amd_vek_check(const struct amd_vek_ext *ext, enum snp_product product,
-		  const uint8_t *chip_id, const struct snp_tcb *tcb, char *err, size_t errlen)
+int amd_vek_check(const struct amd_vek_ext *ext, enum snp_product product, const uint8_t *chip_id,
+		  const struct snp_tcb *tcb, char *err, size_t errlen)
 {
 	const char *pname = snp_product_name(product);
 	if (!ext || !tcb || !pname || (!ext->vlek && !chip_id))
@@ -623,18 +655,18 @@ int amd_vek_check(const struct amd_vek_ext *ext, enum snp_product product,
 		const char *name;
 		size_t off;
 	} spl[] = {
-		{"blSPL", offsetof(struct snp_tcb, bootloader)},
-		{"teeSPL", offsetof(struct snp_tcb, tee)},
-		{"snpSPL", offsetof(struct snp_tcb, snp)},
-		{"ucodeSPL", offsetof(struct snp_tcb, microcode)},
-		{"fmcSPL", offsetof(struct snp_tcb, fmc)},
+	    {"blSPL", offsetof(struct snp_tcb, bootloader)},
+	    {"teeSPL", offsetof(struct snp_tcb, tee)},
+	    {"snpSPL", offsetof(struct snp_tcb, snp)},
+	    {"ucodeSPL", offsetof(struct snp_tcb, microcode)},
+	    {"fmcSPL", offsetof(struct snp_tcb, fmc)},
 	};
 	for (size_t i = 0; i < ARRAY_SIZE(spl); i++) {
 		uint8_t have = ((const uint8_t *)&ext->tcb)[spl[i].off];
 		uint8_t want = ((const uint8_t *)tcb)[spl[i].off];
 		if (have != want)
-			return set_error(err, errlen, -EKEYREJECTED,
-					 "%s: certificate %u, TCB %u", spl[i].name, have, want);
+			return set_error(err, errlen, -EKEYREJECTED, "%s: certificate %u, TCB %u",
+					 spl[i].name, have, want);
 	}
 	return 0;
 }
@@ -654,10 +686,12 @@ int amd_crl_check(X509_CRL *crl, X509 *ark, X509 *const *certs, size_t n, time_t
 		return set_error(err, errlen, -EKEYREJECTED, "CRL: issuer is not the ARK");
 	if (X509_CRL_verify(crl, X509_get0_pubkey(ark)) != 1) {
 		ERR_clear_error();
-		return set_error(err, errlen, -EKEYREJECTED, "CRL: signature does not verify "
-							     "with the ARK's key");
+		return set_error(err, errlen, -EKEYREJECTED,
+				 "CRL: signature does not verify "
+				 "with the ARK's key");
 	}
-	const ASN1_TIME *last = X509_CRL_get0_lastUpdate(crl), *next = X509_CRL_get0_nextUpdate(crl);
+	const ASN1_TIME *last = X509_CRL_get0_lastUpdate(crl),
+			*next = X509_CRL_get0_nextUpdate(crl);
 	if (!last || X509_cmp_time(last, &now) > 0)
 		return set_error(err, errlen, -EKEYREJECTED, "CRL: thisUpdate is in the future");
 	if (!next)
@@ -677,8 +711,8 @@ int amd_crl_check(X509_CRL *crl, X509 *ark, X509 *const *certs, size_t n, time_t
 			OPENSSL_free(hex);
 			BN_free(bn);
 			return set_error(err, errlen, -EKEYREJECTED,
-					 "CRL: %s (serial %s) is revoked", cn_of(certs[i], cn, sizeof(cn)),
-					 serial);
+					 "CRL: %s (serial %s) is revoked",
+					 cn_of(certs[i], cn, sizeof(cn)), serial);
 		}
 	}
 	ERR_clear_error();

@@ -16,9 +16,9 @@
 
 #include "coco/snp/product.h"
 
-#define AMD_CERT_MAX_SIZE (64u * 1024)  /* one certificate or a chain, DER or PEM */
-#define AMD_CRL_MAX_SIZE (1u << 20)     /* AMD's CRLs are a few KiB */
-#define AMD_FINGERPRINT_SIZE 32          /* SHA-256 of the DER */
+#define AMD_CERT_MAX_SIZE (64u * 1024) /* one certificate or a chain, DER or PEM */
+#define AMD_CRL_MAX_SIZE (1u << 20)    /* AMD's CRLs are a few KiB */
+#define AMD_FINGERPRINT_SIZE 32	       /* SHA-256 of the DER */
 #define AMD_HWID_MAX 64
 
 /* One certificate: DER, or exactly one PEM "CERTIFICATE" block with only whitespace around.
@@ -27,8 +27,8 @@ int amd_cert_parse(const uint8_t *buf, size_t len, X509 **ret, char *err, size_t
 /* KDS cert_chain (PEM): exactly two certificates, the ASK (or ASVK) then the ARK, only
  * whitespace around them. The order is checked here by name only (ARK self-issued, the first
  * issued by it); signatures are amd_chain_verify's job. */
-int amd_cert_chain_parse(const uint8_t *pem, size_t len, X509 **ret_ask, X509 **ret_ark,
-			 char *err, size_t errlen);
+int amd_cert_chain_parse(const uint8_t *pem, size_t len, X509 **ret_ask, X509 **ret_ark, char *err,
+			 size_t errlen);
 /* A DER CRL (KDS /crl), no trailing bytes. */
 int amd_crl_parse(const uint8_t *der, size_t len, X509_CRL **ret, char *err, size_t errlen);
 
@@ -50,14 +50,14 @@ int amd_chain_verify(enum snp_product product, X509 *ark, X509 *ask, X509 *vek,
 
 /* The VCEK/VLEK extensions (57230 table 8, 57229): OIDs 1.3.6.1.4.1.3704.1.x. */
 struct amd_vek_ext {
-	uint32_t struct_version;       /* .1.1 */
-	char product_name[32];         /* .1.2, e.g. "Milan-B0", "Genoa", "Turin" */
-	bool has_fmc;                  /* .1.3.9 present (Turin) */
-	struct snp_tcb tcb;            /* .1.3.1 blSPL, .3.2 teeSPL, .3.3 snpSPL, .3.8 ucodeSPL,
-					* .3.9 fmcSPL */
-	uint8_t hwid[AMD_HWID_MAX];    /* .1.4, raw: 64 bytes, Turin 8; VCEK only */
+	uint32_t struct_version;    /* .1.1 */
+	char product_name[32];	    /* .1.2, e.g. "Milan-B0", "Genoa", "Turin" */
+	bool has_fmc;		    /* .1.3.9 present (Turin) */
+	struct snp_tcb tcb;	    /* .1.3.1 blSPL, .3.2 teeSPL, .3.3 snpSPL, .3.8 ucodeSPL,
+				     * .3.9 fmcSPL */
+	uint8_t hwid[AMD_HWID_MAX]; /* .1.4, raw: 64 bytes, Turin 8; VCEK only */
 	size_t hwid_len;
-	bool vlek;                     /* .1.5 csp_id present (and no hwID) */
+	bool vlek; /* .1.5 csp_id present (and no hwID) */
 	char csp_id[64];
 };
 /* -EBADMSG: a required extension missing or repeated, an SPL not an INTEGER in 0..255, a
@@ -68,8 +68,8 @@ int amd_vek_ext_parse(const X509 *vek, struct amd_vek_ext *ret, char *err, size_
  * followed by "-<stepping>"); for a VCEK hwID equals chip_id's first 64 bytes (Turin: 8; chip_id
  * may be NULL only for a VLEK); each SPL equals tcb's component, fmcSPL present exactly on
  * Turin. -EKEYREJECTED naming the first mismatch with both values. */
-int amd_vek_check(const struct amd_vek_ext *ext, enum snp_product product,
-		  const uint8_t *chip_id, const struct snp_tcb *tcb, char *err, size_t errlen);
+int amd_vek_check(const struct amd_vek_ext *ext, enum snp_product product, const uint8_t *chip_id,
+		  const struct snp_tcb *tcb, char *err, size_t errlen);
 
 /* The ARK's CRL: RSA-PSS parameters as above, issuer is the ARK, signature verifies with the
  * ARK's key, thisUpdate <= now < nextUpdate (nextUpdate required), and none of certs[n] (ASK,

@@ -28,24 +28,27 @@
 			     (uint8_t)((d3) >> 8), (uint8_t)(d3), b0, b1, b2, b3, b4, b5, b6,      \
 			     b7}})
 
-/* GHCB spec 2.03, section 4.1.8.1, certificate table GUIDs. The spec defines no GUID of its
- * own for the ASVK: a VLEK chain carries the ASVK in the ASK slot (as AWS and
- * go-sev-guest's VLEK support, PR #67, do), so SNP_CERT_ASK means "ASK or ASVK". */
+/* GHCB spec 2.03, section 4.1.8.1, certificate table GUIDs (the same five strings in
+ * virtee/sev's CertType and google/go-sev-guest's abi package). The spec defines no GUID for
+ * the ASVK: a VLEK chain carries the ASVK under the ASK GUID (virtee/snphost PR #143, "As the
+ * GHCB does not offer a unique UUID for ASVK, treat ASVK as ASK"; the guest tells them apart by
+ * the VLEK/VCEK entry and the issuer name), so SNP_CERT_ASK means "ASK or ASVK". AWS's real VLEK
+ * table (PR #67 of go-sev-guest) carries the VLEK entry alone. */
 static const struct {
 	enum snp_cert_kind kind;
 	const char *name;
 	struct coco_guid guid;
 } kinds[] = {
-	{SNP_CERT_ARK, "ark", /* c0b406a4-a803-4952-9743-3fb6014cd0ae */
-	 GHCB_GUID(0xc0b406a4, 0xa803, 0x4952, 0x97, 0x43, 0x3f, 0xb6, 0x01, 0x4c, 0xd0, 0xae)},
-	{SNP_CERT_ASK, "ask", /* 4ab7b379-bbac-4fe4-a02f-05aef327c782 */
-	 GHCB_GUID(0x4ab7b379, 0xbbac, 0x4fe4, 0xa0, 0x2f, 0x05, 0xae, 0xf3, 0x27, 0xc7, 0x82)},
-	{SNP_CERT_VCEK, "vcek", /* 63da758d-e664-4564-adc5-f4b93be8accd */
-	 GHCB_GUID(0x63da758d, 0xe664, 0x4564, 0xad, 0xc5, 0xf4, 0xb9, 0x3b, 0xe8, 0xac, 0xcd)},
-	{SNP_CERT_VLEK, "vlek", /* a8074bc2-a25a-483e-aae6-39c045a0b8a1 */
-	 GHCB_GUID(0xa8074bc2, 0xa25a, 0x483e, 0xaa, 0xe6, 0x39, 0xc0, 0x45, 0xa0, 0xb8, 0xa1)},
-	{SNP_CERT_CRL, "crl", /* 92f81bc3-5811-4d3d-97ff-d19f88dc67ea */
-	 GHCB_GUID(0x92f81bc3, 0x5811, 0x4d3d, 0x97, 0xff, 0xd1, 0x9f, 0x88, 0xdc, 0x67, 0xea)},
+    {SNP_CERT_ARK, "ark", /* c0b406a4-a803-4952-9743-3fb6014cd0ae */
+     GHCB_GUID(0xc0b406a4, 0xa803, 0x4952, 0x97, 0x43, 0x3f, 0xb6, 0x01, 0x4c, 0xd0, 0xae)},
+    {SNP_CERT_ASK, "ask", /* 4ab7b379-bbac-4fe4-a02f-05aef327c782 */
+     GHCB_GUID(0x4ab7b379, 0xbbac, 0x4fe4, 0xa0, 0x2f, 0x05, 0xae, 0xf3, 0x27, 0xc7, 0x82)},
+    {SNP_CERT_VCEK, "vcek", /* 63da758d-e664-4564-adc5-f4b93be8accd */
+     GHCB_GUID(0x63da758d, 0xe664, 0x4564, 0xad, 0xc5, 0xf4, 0xb9, 0x3b, 0xe8, 0xac, 0xcd)},
+    {SNP_CERT_VLEK, "vlek", /* a8074bc2-a25a-483e-aae6-39c045a0b8a1 */
+     GHCB_GUID(0xa8074bc2, 0xa25a, 0x483e, 0xaa, 0xe6, 0x39, 0xc0, 0x45, 0xa0, 0xb8, 0xa1)},
+    {SNP_CERT_CRL, "crl", /* 92f81bc3-5811-4d3d-97ff-d19f88dc67ea */
+     GHCB_GUID(0x92f81bc3, 0x5811, 0x4d3d, 0x97, 0xff, 0xd1, 0x9f, 0x88, 0xdc, 0x67, 0xea)},
 };
 
 struct coco_guid snp_cert_kind_guid(enum snp_cert_kind k)
@@ -164,10 +167,11 @@ int snp_cert_table_decode(const uint8_t *blob, size_t len, struct snp_cert_entry
 		const uint8_t *p = blob + at;
 		if (all_zero(p + ENTRY_GUID_OFF, 16)) {
 			if (!all_zero(p, SNP_CERT_TABLE_ENTRY_SIZE))
-				return set_error(err, errlen, -EBADMSG,
-						 "certificate table: entry %zu has a zero GUID but a "
-						 "nonzero offset or length",
-						 n);
+				return set_error(
+				    err, errlen, -EBADMSG,
+				    "certificate table: entry %zu has a zero GUID but a "
+				    "nonzero offset or length",
+				    n);
 			break;
 		}
 		if (n == SNP_CERT_TABLE_MAX_ENTRIES)
@@ -185,17 +189,17 @@ int snp_cert_table_decode(const uint8_t *blob, size_t len, struct snp_cert_entry
 			return set_error(err, errlen, -EBADMSG,
 					 "certificate table: entry %zu is empty", i);
 		if (start[i] < table_end)
-			return set_error(err, errlen, -EBADMSG,
-					 "certificate table: entry %zu data at offset %llu overlaps "
-					 "the entry array (which ends at %llu)",
-					 i, (unsigned long long)start[i],
-					 (unsigned long long)table_end);
+			return set_error(
+			    err, errlen, -EBADMSG,
+			    "certificate table: entry %zu data at offset %llu overlaps "
+			    "the entry array (which ends at %llu)",
+			    i, (unsigned long long)start[i], (unsigned long long)table_end);
 		if (end[i] > len)
-			return set_error(err, errlen, -EBADMSG,
-					 "certificate table: entry %zu data [%llu, %llu) beyond the "
-					 "%zu-byte blob",
-					 i, (unsigned long long)start[i], (unsigned long long)end[i],
-					 len);
+			return set_error(
+			    err, errlen, -EBADMSG,
+			    "certificate table: entry %zu data [%llu, %llu) beyond the "
+			    "%zu-byte blob",
+			    i, (unsigned long long)start[i], (unsigned long long)end[i], len);
 		for (size_t j = 0; j < i; j++) {
 			if (coco_guid_eq(e[j].guid.b, e[i].guid))
 				return set_error(err, errlen, -EBADMSG,

@@ -12,7 +12,7 @@
 enum snp_cert_kind {
 	SNP_CERT_OTHER = 0, /* a GUID we do not know: kept, passed through */
 	SNP_CERT_ARK,
-	SNP_CERT_ASK,  /* ASK, or ASVK in a VLEK chain (see the GUID table in certtable.c) */
+	SNP_CERT_ASK, /* ASK, or ASVK in a VLEK chain (see the GUID table in certtable.c) */
 	SNP_CERT_VCEK,
 	SNP_CERT_VLEK,
 	SNP_CERT_CRL,

@@ -18,8 +18,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	char err[256];
 	err[0] = '\0';
 	e[0].len = 54321;
-	int r = snp_cert_table_decode(data, size, e, SNP_CERT_TABLE_MAX_ENTRIES, &n, err,
-				      sizeof(err));
+	int r =
+	    snp_cert_table_decode(data, size, e, SNP_CERT_TABLE_MAX_ENTRIES, &n, err, sizeof(err));
 	if (r != 0) {
 		FUZZ_CHECK(r == -EBADMSG && err[0]);
 		FUZZ_CHECK(n == 12345 && e[0].len == 54321);
@@ -43,14 +43,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	FUZZ_CHECK(snp_cert_table_encode(e, n, &blob, &len) == 0);
 	struct snp_cert_entry again[SNP_CERT_TABLE_MAX_ENTRIES];
 	size_t n2 = 0;
-	FUZZ_CHECK(snp_cert_table_decode(blob, len, again, SNP_CERT_TABLE_MAX_ENTRIES, &n2, NULL,
-					 0) == 0);
+	FUZZ_CHECK(
+	    snp_cert_table_decode(blob, len, again, SNP_CERT_TABLE_MAX_ENTRIES, &n2, NULL, 0) == 0);
 	FUZZ_CHECK(n2 == n);
 	size_t packed = (n + 1) * SNP_CERT_TABLE_ENTRY_SIZE;
 	for (size_t i = 0; i < n; i++) {
 		FUZZ_CHECK(memcmp(again[i].guid.b, e[i].guid.b, 16) == 0);
 		FUZZ_CHECK(again[i].kind == e[i].kind);
-		FUZZ_CHECK(again[i].len == e[i].len && memcmp(again[i].data, e[i].data, e[i].len) == 0);
+		FUZZ_CHECK(again[i].len == e[i].len &&
+			   memcmp(again[i].data, e[i].data, e[i].len) == 0);
 		packed += e[i].len;
 	}
 	FUZZ_CHECK(len == packed);

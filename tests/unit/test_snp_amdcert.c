@@ -25,8 +25,8 @@
  * Turin VCEKs date from 2025-07/08, valid 7 years). */
 static const time_t NOW = 1767225600;
 
-static const char *const lower[] = {[SNP_PRODUCT_MILAN] = "milan", [SNP_PRODUCT_GENOA] = "genoa",
-				     [SNP_PRODUCT_TURIN] = "turin"};
+static const char *const lower[] = {
+    [SNP_PRODUCT_MILAN] = "milan", [SNP_PRODUCT_GENOA] = "genoa", [SNP_PRODUCT_TURIN] = "turin"};
 
 static uint8_t *slurp(const char *path, size_t *len)
 {
@@ -76,13 +76,17 @@ START_TEST(real_chains)
 		char err[256] = "";
 		ck_assert_int_eq(amd_ark_pinned_product(ark), p);
 		ck_assert_int_eq(amd_ark_pinned_product(ask), SNP_PRODUCT_UNKNOWN);
-		ck_assert_msg(amd_chain_verify(p, ark, ask, vcek, NULL, 0, NOW, err, sizeof(err)) == 0,
+		ck_assert_msg(amd_chain_verify(p, ark, ask, vcek, NULL, 0, NOW, err, sizeof(err)) ==
+				  0,
 			      "%s: %s", lower[p], err);
-		ck_assert_msg(amd_chain_verify(p, ark, ask, NULL, NULL, 0, NOW, err, sizeof(err)) == 0,
+		ck_assert_msg(amd_chain_verify(p, ark, ask, NULL, NULL, 0, NOW, err, sizeof(err)) ==
+				  0,
 			      "%s: %s", lower[p], err);
 		/* The product is part of the question: AMD's other roots are refused. */
-		enum snp_product other = p == SNP_PRODUCT_MILAN ? SNP_PRODUCT_GENOA : SNP_PRODUCT_MILAN;
-		EXPECT_FAIL(amd_chain_verify(other, ark, ask, vcek, NULL, 0, NOW, ERR), "ARK: AMD's");
+		enum snp_product other =
+		    p == SNP_PRODUCT_MILAN ? SNP_PRODUCT_GENOA : SNP_PRODUCT_MILAN;
+		EXPECT_FAIL(amd_chain_verify(other, ark, ask, vcek, NULL, 0, NOW, ERR),
+			    "ARK: AMD's");
 		/* Before the ARK existed / after the VCEK expired. */
 		EXPECT_FAIL(amd_chain_verify(p, ark, ask, vcek, NULL, 0, 1500000000, ERR),
 			    "not yet valid");
@@ -162,7 +166,7 @@ START_TEST(vcek_matches_report)
 		ck_assert_uint_eq(e.tcb.snp, tcb.snp);
 		ck_assert_uint_eq(e.tcb.microcode, tcb.microcode);
 		ck_assert_uint_eq(e.tcb.fmc, tcb.fmc);
-		ck_assert_str_eq(e.product_name, p == SNP_PRODUCT_MILAN   ? "Milan-B0"
+		ck_assert_str_eq(e.product_name, p == SNP_PRODUCT_MILAN	  ? "Milan-B0"
 						 : p == SNP_PRODUCT_GENOA ? "Genoa"
 									  : "Turin");
 		ck_assert_msg(amd_vek_check(&e, p, chip, &tcb, err, sizeof(err)) == 0, "%s: %s",
@@ -195,7 +199,8 @@ START_TEST(vcek_matches_report)
 			t2.fmc++;
 			EXPECT_FAIL(amd_vek_check(&e, p, chip, &t2, ERR), "fmcSPL");
 		}
-		enum snp_product other = p == SNP_PRODUCT_GENOA ? SNP_PRODUCT_TURIN : SNP_PRODUCT_GENOA;
+		enum snp_product other =
+		    p == SNP_PRODUCT_GENOA ? SNP_PRODUCT_TURIN : SNP_PRODUCT_GENOA;
 		EXPECT_FAIL(amd_vek_check(&e, other, chip, &tcb, ERR), "productName");
 		X509_free(vcek);
 	}
@@ -215,9 +220,9 @@ START_TEST(kds_chains)
 		ck_assert_msg(amd_cert_chain_parse(pem, len, &asvk, &ark2, err, sizeof(err)) == 0,
 			      "%s", err);
 		ck_assert_int_eq(X509_cmp(ark, ark2), 0);
-		ck_assert_msg(amd_chain_verify(p, ark2, asvk, NULL, NULL, 0, NOW, err, sizeof(err)) ==
-				      0,
-			      "%s: %s", lower[p], err);
+		ck_assert_msg(
+		    amd_chain_verify(p, ark2, asvk, NULL, NULL, 0, NOW, err, sizeof(err)) == 0,
+		    "%s: %s", lower[p], err);
 
 		/* VCEK cert_chain: ASK then ARK, assembled from the two files. */
 		snprintf(path, sizeof(path), AMD "/%s/ask.pem", lower[p]);
@@ -230,7 +235,8 @@ START_TEST(kds_chains)
 		chain[alen] = '\n';
 		memcpy(chain + alen + 1, k, klen);
 		X509 *ask = NULL, *ark3 = NULL;
-		ck_assert_int_eq(amd_cert_chain_parse(chain, alen + klen + 1, &ask, &ark3, NULL, 0), 0);
+		ck_assert_int_eq(amd_cert_chain_parse(chain, alen + klen + 1, &ask, &ark3, NULL, 0),
+				 0);
 		X509 *bogus = (X509 *)0x1;
 		/* Wrong order, one certificate, three certificates, text before, garbage. */
 		_cleanup_free_ uint8_t *rev = malloc(alen + klen);
@@ -298,7 +304,8 @@ static X509 *make_root(const char *md, int salt)
 	X509_gmtime_adj(X509_getm_notBefore(x), -86400);
 	X509_gmtime_adj(X509_getm_notAfter(x), 86400 * 365L * 40);
 	X509_NAME *n = X509_get_subject_name(x);
-	X509_NAME_add_entry_by_txt(n, "CN", MBSTRING_ASC, (const unsigned char *)"ARK-Genoa", -1, -1, 0);
+	X509_NAME_add_entry_by_txt(n, "CN", MBSTRING_ASC, (const unsigned char *)"ARK-Genoa", -1,
+				   -1, 0);
 	X509_set_issuer_name(x, n);
 	X509_set_pubkey(x, k);
 	EVP_MD_CTX *mctx = EVP_MD_CTX_new();
@@ -324,18 +331,19 @@ START_TEST(signature_parameters)
 		int salt;
 		const char *needle;
 	} v[] = {
-		{"SHA384", -1, "not RSASSA-PSS"},
-		{"SHA384", 32, "salt length is 32"},
-		{"SHA256", 32, "PSS hash is not SHA-384"},
-		{"SHA384", 48, "ASK: "}, /* right parameters: now the ASK is not issued by it */
+	    {"SHA384", -1, "not RSASSA-PSS"},
+	    {"SHA384", 32, "salt length is 32"},
+	    {"SHA256", 32, "PSS hash is not SHA-384"},
+	    {"SHA384", 48, "ASK: "}, /* right parameters: now the ASK is not issued by it */
 	};
 	for (size_t i = 0; i < ARRAY_SIZE(v); i++) {
 		X509 *root = make_root(v[i].md, v[i].salt);
 		/* Unpinned: refused unless trusted. */
 		EXPECT_FAIL(amd_chain_verify(SNP_PRODUCT_GENOA, root, ask, NULL, NULL, 0, now, ERR),
 			    "not a pinned AMD root");
-		EXPECT_FAIL(amd_chain_verify(SNP_PRODUCT_GENOA, root, ask, NULL, &root, 1, now, ERR),
-			    v[i].needle);
+		EXPECT_FAIL(
+		    amd_chain_verify(SNP_PRODUCT_GENOA, root, ask, NULL, &root, 1, now, ERR),
+		    v[i].needle);
 		X509_free(root);
 	}
 	X509_free(ask);
@@ -365,7 +373,8 @@ START_TEST(emulated)
 	struct snp_tcb tcb = {.bootloader = 9, .tee = 0, .snp = 23, .microcode = 72};
 	uint64_t raw;
 	ck_assert_int_eq(snp_tcb_encode(SNP_PRODUCT_GENOA, &tcb, &raw), 0);
-	X509 *ark = emul_amd_pki_ark(pki), *ask = emul_amd_pki_ask(pki), *asvk = emul_amd_pki_asvk(pki);
+	X509 *ark = emul_amd_pki_ark(pki), *ask = emul_amd_pki_ask(pki),
+	     *asvk = emul_amd_pki_asvk(pki);
 	X509 *vcek = NULL, *vlek = NULL;
 	ck_assert_int_eq(emul_amd_pki_vcek(pki, chip, raw, NULL, &vcek), 0);
 	ck_assert_int_eq(emul_amd_pki_vlek(pki, raw, NULL, &vlek), 0);
@@ -385,7 +394,8 @@ START_TEST(emulated)
 	X509 *rask = load(AMD, SNP_PRODUCT_GENOA, "ask.pem");
 	EXPECT_FAIL(amd_chain_verify(SNP_PRODUCT_GENOA, rark, rask, vcek, NULL, 0, now, ERR),
 		    "VCEK: certificate signature failure");
-	EXPECT_FAIL(amd_chain_verify(SNP_PRODUCT_GENOA, ark, ask, vlek, &ark, 1, now, ERR), "VLEK:");
+	EXPECT_FAIL(amd_chain_verify(SNP_PRODUCT_GENOA, ark, ask, vlek, &ark, 1, now, ERR),
+		    "VLEK:");
 
 	struct amd_vek_ext e;
 	ck_assert_int_eq(amd_vek_ext_parse(vcek, &e, err, sizeof(err)), 0);

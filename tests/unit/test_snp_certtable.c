@@ -11,6 +11,7 @@
 #include "coco/util.h"
 #include "tests/check_main.h"
 
+/* clang-format off */
 static const uint8_t aws_header[52] = {
 	/* a8074bc2-a25a-483e-aae6-39c045a0b8a1 (VLEK), big-endian */
 	0xa8, 0x07, 0x4b, 0xc2, 0xa2, 0x5a, 0x48, 0x3e, 0xaa, 0xe6, 0x39, 0xc0, 0x45, 0xa0, 0xb8, 0xa1,
@@ -19,6 +20,7 @@ static const uint8_t aws_header[52] = {
 	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, /* terminator */
 	0x30, 0x82, 0x05, 0x2c, /* the VLEK certificate's DER SEQUENCE header */
 };
+/* clang-format on */
 
 static uint8_t *aws_table(size_t *len)
 {
@@ -54,8 +56,8 @@ START_TEST(aws_known_answer)
 	ck_assert_mem_eq(enc, b, len);
 
 	/* The EFI (COCO_GUID) byte order of the same GUID is not the VLEK. */
-	struct coco_guid efi = COCO_GUID(0xa8074bc2, 0xa25a, 0x483e, 0xaa, 0xe6, 0x39, 0xc0, 0x45,
-					 0xa0, 0xb8, 0xa1);
+	struct coco_guid efi =
+	    COCO_GUID(0xa8074bc2, 0xa25a, 0x483e, 0xaa, 0xe6, 0x39, 0xc0, 0x45, 0xa0, 0xb8, 0xa1);
 	ck_assert_int_eq(snp_cert_kind_of(&efi), SNP_CERT_OTHER);
 }
 END_TEST
@@ -67,11 +69,11 @@ START_TEST(guids)
 		enum snp_cert_kind k;
 		const char *s;
 	} v[] = {
-		{SNP_CERT_ARK, "c0b406a4a803495297433fb6014cd0ae"},
-		{SNP_CERT_ASK, "4ab7b379bbac4fe4a02f05aef327c782"},
-		{SNP_CERT_VCEK, "63da758de6644564adc5f4b93be8accd"},
-		{SNP_CERT_VLEK, "a8074bc2a25a483eaae639c045a0b8a1"},
-		{SNP_CERT_CRL, "92f81bc358114d3d97ffd19f88dc67ea"},
+	    {SNP_CERT_ARK, "c0b406a4a803495297433fb6014cd0ae"},
+	    {SNP_CERT_ASK, "4ab7b379bbac4fe4a02f05aef327c782"},
+	    {SNP_CERT_VCEK, "63da758de6644564adc5f4b93be8accd"},
+	    {SNP_CERT_VLEK, "a8074bc2a25a483eaae639c045a0b8a1"},
+	    {SNP_CERT_CRL, "92f81bc358114d3d97ffd19f88dc67ea"},
 	};
 	for (size_t i = 0; i < ARRAY_SIZE(v); i++) {
 		struct coco_guid g = snp_cert_kind_guid(v[i].k);
@@ -87,20 +89,19 @@ START_TEST(guids)
 }
 END_TEST
 
-static const uint8_t d_ark[] = {1, 2, 3}, d_ask[] = {4, 5}, d_vcek[] = {6, 7, 8, 9},
-		     d_oth[] = {10};
+static const uint8_t d_ark[] = {1, 2, 3}, d_ask[] = {4, 5}, d_vcek[] = {6, 7, 8, 9}, d_oth[] = {10};
 
 START_TEST(roundtrip)
 {
 	struct snp_cert_entry in[4] = {
-		{.kind = SNP_CERT_ARK, .data = d_ark, .len = sizeof(d_ark)},
-		{.kind = SNP_CERT_ASK, .data = d_ask, .len = sizeof(d_ask)},
-		{.kind = SNP_CERT_VCEK, .data = d_vcek, .len = sizeof(d_vcek)},
-		{.kind = SNP_CERT_OTHER,
-		 .guid = {{0xec, 0xae, 0x0c, 0x0f, 0x95, 0x02, 0x43, 0xb1, 0xaf, 0xa2, 0x0a, 0xe2, 0xe0,
-			   0xd5, 0x65, 0xb6}},
-		 .data = d_oth,
-		 .len = sizeof(d_oth)},
+	    {.kind = SNP_CERT_ARK, .data = d_ark, .len = sizeof(d_ark)},
+	    {.kind = SNP_CERT_ASK, .data = d_ask, .len = sizeof(d_ask)},
+	    {.kind = SNP_CERT_VCEK, .data = d_vcek, .len = sizeof(d_vcek)},
+	    {.kind = SNP_CERT_OTHER,
+	     .guid = {{0xec, 0xae, 0x0c, 0x0f, 0x95, 0x02, 0x43, 0xb1, 0xaf, 0xa2, 0x0a, 0xe2, 0xe0,
+		       0xd5, 0x65, 0xb6}},
+	     .data = d_oth,
+	     .len = sizeof(d_oth)},
 	};
 	_cleanup_free_ uint8_t *b = NULL;
 	size_t len;
@@ -137,14 +138,14 @@ END_TEST
 START_TEST(encode_refuses)
 {
 	struct snp_cert_entry e[2] = {
-		{.kind = SNP_CERT_ARK, .data = d_ark, .len = sizeof(d_ark)},
-		{.kind = SNP_CERT_ARK, .data = d_ask, .len = sizeof(d_ask)},
+	    {.kind = SNP_CERT_ARK, .data = d_ark, .len = sizeof(d_ark)},
+	    {.kind = SNP_CERT_ARK, .data = d_ask, .len = sizeof(d_ask)},
 	};
 	uint8_t *b = (uint8_t *)0x1;
 	size_t len = 5;
 	ck_assert_int_eq(snp_cert_table_encode(e, 0, &b, &len), -EINVAL);
 	ck_assert_int_eq(snp_cert_table_encode(e, 2, &b, &len), -EINVAL); /* duplicate */
-	e[1].kind = SNP_CERT_OTHER; /* zero GUID */
+	e[1].kind = SNP_CERT_OTHER;					  /* zero GUID */
 	ck_assert_int_eq(snp_cert_table_encode(e, 2, &b, &len), -EINVAL);
 	e[1].kind = SNP_CERT_ASK;
 	e[1].len = 0;
@@ -168,7 +169,8 @@ static void put32(uint8_t *p, uint32_t v)
 static void two(uint8_t b[80])
 {
 	memset(b, 0, 80);
-	struct coco_guid ark = snp_cert_kind_guid(SNP_CERT_ARK), ask = snp_cert_kind_guid(SNP_CERT_ASK);
+	struct coco_guid ark = snp_cert_kind_guid(SNP_CERT_ARK),
+			 ask = snp_cert_kind_guid(SNP_CERT_ASK);
 	memcpy(b, ark.b, 16);
 	put32(b + 16, 72);
 	put32(b + 20, 4);
@@ -253,7 +255,8 @@ START_TEST(hostile)
 		put32(m + i * 24 + 16, (uint32_t)((SNP_CERT_TABLE_MAX_ENTRIES + 1) * 24 + i));
 	struct snp_cert_entry out[SNP_CERT_TABLE_MAX_ENTRIES];
 	char err[256] = "";
-	ck_assert_msg(snp_cert_table_decode(m, big, out, ARRAY_SIZE(out), &n, err, sizeof(err)) == 0,
+	ck_assert_msg(snp_cert_table_decode(m, big, out, ARRAY_SIZE(out), &n, err, sizeof(err)) ==
+			  0,
 		      "%s", err);
 	ck_assert_uint_eq(n, SNP_CERT_TABLE_MAX_ENTRIES);
 
