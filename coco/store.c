@@ -31,6 +31,18 @@ static const char *const migrations[] = {
 	"  actor TEXT NOT NULL,"
 	"  action TEXT NOT NULL,"
 	"  detail TEXT);",
+	/* 2: SNP certificate cache. Keys that are not per chip (ARK, ASK, ASVK, CRL) use hwid ''
+	 * and tcb 0; tcb is the u64 reported TCB (FMC included on Turin) stored bit for bit. */
+	"CREATE TABLE snp_certs ("
+	"  product TEXT NOT NULL,"
+	"  hwid TEXT NOT NULL,"
+	"  tcb INTEGER NOT NULL,"
+	"  kind TEXT NOT NULL CHECK (kind IN ('vcek','vlek','ask','asvk','ark','crl')),"
+	"  der BLOB NOT NULL,"
+	"  source TEXT NOT NULL CHECK (source IN ('kds','import','emulated')),"
+	"  fetched_at INTEGER NOT NULL,"
+	"  not_after INTEGER NOT NULL,"
+	"  PRIMARY KEY (product, hwid, tcb, kind));",
 };
 
 int coco_store_latest_schema(void) { return (int)ARRAY_SIZE(migrations); }
@@ -294,4 +306,230 @@ int coco_store_audit_count(struct coco_store *s, const char *action, int64_t *re
 		return -EIO;
 	*ret = sqlite3_column_int64(st, 0);
 	return 0;
+}
+
+static const char *const cert_kind_names[] = {
+	[COCO_CERT_VCEK] = "vcek", [COCO_CERT_VLEK] = "vlek", [COCO_CERT_ASK] = "ask",
+	[COCO_CERT_ASVK] = "asvk", [COCO_CERT_ARK] = "ark",   [COCO_CERT_CRL] = "crl",
+};
+static const char *const cert_source_names[] = {
+	[COCO_CERT_SRC_KDS] = "kds",
+	[COCO_CERT_SRC_IMPORT] = "import",
+	[COCO_CERT_SRC_EMULATED] = "emulated",
+};
+
+const char *coco_cert_kind_name(enum coco_cert_kind k)
+{
+	return (size_t)k < ARRAY_SIZE(cert_kind_names) ? cert_kind_names[k] : NULL;
+}
+
+const char *coco_cert_source_name(enum coco_cert_source src)
+{
+	return (size_t)src < ARRAY_SIZE(cert_source_names) ? cert_source_names[src] : NULL;
+}
+
+int coco_cert_kind_from_name(const char *s, enum coco_cert_kind *ret)
+{
+	for (size_t i = 0; s && i < ARRAY_SIZE(cert_kind_names); i++)
+		if (streq(cert_kind_names[i], s)) {
+			*ret = (enum coco_cert_kind)i;
+			return 0;
+		}
+	return -EINVAL;
+}
+
+static int cert_source_from_name(const char *s, enum coco_cert_source *ret)
+{
+	for (size_t i = 0; s && i < ARRAY_SIZE(cert_source_names); i++)
+		if (streq(cert_source_names[i], s)) {
+			*ret = (enum coco_cert_source)i;
+			return 0;
+		}
+	return -EINVAL;
+}
+
+static bool cert_key_valid(const struct coco_cert_key *k)
+{
+	if (!coco_cert_kind_name(k->kind))
+		return false;
+	size_t pl = strnlen(k->product, sizeof(k->product));
+	if (pl == 0 || pl == sizeof(k->product))
+		return false;
+	for (size_t i = 0; i < pl; i++) {
+		char c = k->product[i];
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		      c == '-'))
+			return false;
+	}
+	size_t hl = strnlen(k->hwid, sizeof(k->hwid));
+	if (hl == sizeof(k->hwid))
+		return false;
+	for (size_t i = 0; i < hl; i++) {
+		char c = k->hwid[i];
+		if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f')))
+			return false;
+	}
+	/* VCEK is per chip and TCB; VLEK per TCB (its hwid may be ""); the rest are neither. */
+	bool per_chip = k->kind == COCO_CERT_VCEK || k->kind == COCO_CERT_VLEK;
+	if (!per_chip && (hl != 0 || k->tcb != 0))
+		return false;
+	if (k->kind == COCO_CERT_VCEK && hl == 0)
+		return false;
+	return true;
+}
+
+static void bind_cert_key(sqlite3_stmt *st, const struct coco_cert_key *k)
+{
+	sqlite3_bind_text(st, 1, k->product, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, k->hwid, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 3, (sqlite3_int64)k->tcb); /* the u64 bit for bit */
+	sqlite3_bind_text(st, 4, coco_cert_kind_name(k->kind), -1, SQLITE_STATIC);
+}
+
+int coco_store_cert_put(struct coco_store *s, const struct coco_cert_record *rec)
+{
+	if (!rec || !cert_key_valid(&rec->key) || !coco_cert_source_name(rec->source) ||
+	    !rec->der || rec->der_len == 0 || rec->der_len > COCO_CERT_DER_MAX)
+		return -EINVAL;
+	_cleanup_stmt_ sqlite3_stmt *st = NULL;
+	if (prepare(s,
+		    "INSERT OR REPLACE INTO snp_certs(product, hwid, tcb, kind, der, source, "
+		    "fetched_at, not_after) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8);",
+		    &st) < 0)
+		return -EIO;
+	bind_cert_key(st, &rec->key);
+	sqlite3_bind_blob(st, 5, rec->der, (int)rec->der_len, SQLITE_STATIC);
+	sqlite3_bind_text(st, 6, coco_cert_source_name(rec->source), -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 7, rec->fetched_at);
+	sqlite3_bind_int64(st, 8, rec->not_after);
+	return sqlite3_step(st) == SQLITE_DONE ? 0 : -EIO;
+}
+
+/* Columns: product, hwid, tcb, kind, der, source, fetched_at, not_after. */
+static int cert_row(sqlite3_stmt *st, struct coco_cert_record *ret)
+{
+	struct coco_cert_record r = {0};
+	const char *product = (const char *)sqlite3_column_text(st, 0);
+	const char *hwid = (const char *)sqlite3_column_text(st, 1);
+	if (!product || !hwid || strlen(product) >= sizeof(r.key.product) ||
+	    strlen(hwid) >= sizeof(r.key.hwid))
+		return -EIO;
+	strcpy(r.key.product, product);
+	strcpy(r.key.hwid, hwid);
+	r.key.tcb = (uint64_t)sqlite3_column_int64(st, 2);
+	if (coco_cert_kind_from_name((const char *)sqlite3_column_text(st, 3), &r.key.kind) < 0 ||
+	    cert_source_from_name((const char *)sqlite3_column_text(st, 5), &r.source) < 0)
+		return -EIO;
+	int n = sqlite3_column_bytes(st, 4);
+	const void *der = sqlite3_column_blob(st, 4);
+	if (n <= 0 || !der || (size_t)n > COCO_CERT_DER_MAX)
+		return -EIO;
+	r.der = malloc((size_t)n);
+	if (!r.der)
+		return -ENOMEM;
+	memcpy(r.der, der, (size_t)n);
+	r.der_len = (size_t)n;
+	r.fetched_at = sqlite3_column_int64(st, 6);
+	r.not_after = sqlite3_column_int64(st, 7);
+	*ret = r;
+	return 0;
+}
+
+#define CERT_COLUMNS "product, hwid, tcb, kind, der, source, fetched_at, not_after"
+
+int coco_store_cert_get(struct coco_store *s, const struct coco_cert_key *key,
+			struct coco_cert_record *ret)
+{
+	if (!key || !ret || !cert_key_valid(key))
+		return -EINVAL;
+	_cleanup_stmt_ sqlite3_stmt *st = NULL;
+	if (prepare(s,
+		    "SELECT " CERT_COLUMNS " FROM snp_certs "
+		    "WHERE product=?1 AND hwid=?2 AND tcb=?3 AND kind=?4;",
+		    &st) < 0)
+		return -EIO;
+	bind_cert_key(st, key);
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_DONE)
+		return -ENOENT;
+	if (rc != SQLITE_ROW)
+		return -EIO;
+	return cert_row(st, ret);
+}
+
+int coco_store_cert_list(struct coco_store *s, const char *product, struct coco_cert_record **ret,
+			 size_t *ret_n)
+{
+	if (!ret || !ret_n)
+		return -EINVAL;
+	_cleanup_stmt_ sqlite3_stmt *st = NULL;
+	if (prepare(s,
+		    "SELECT " CERT_COLUMNS " FROM snp_certs WHERE ?1 IS NULL OR product=?1 "
+		    "ORDER BY product, kind, hwid, tcb LIMIT ?2;",
+		    &st) < 0)
+		return -EIO;
+	sqlite3_bind_text(st, 1, product, -1, SQLITE_STATIC);
+	sqlite3_bind_int(st, 2, COCO_CERT_LIST_MAX + 1);
+	struct coco_cert_record *recs = NULL;
+	size_t n = 0, cap = 0;
+	int r = 0, rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (n == COCO_CERT_LIST_MAX) {
+			r = -E2BIG;
+			break;
+		}
+		if (n == cap) {
+			size_t ncap = cap ? cap * 2 : 8;
+			struct coco_cert_record *t = realloc(recs, ncap * sizeof(*recs));
+			if (!t) {
+				r = -ENOMEM;
+				break;
+			}
+			recs = t;
+			cap = ncap;
+		}
+		if ((r = cert_row(st, &recs[n])) < 0)
+			break;
+		n++;
+	}
+	if (r == 0 && rc != SQLITE_DONE)
+		r = -EIO;
+	if (r < 0) {
+		coco_cert_records_free(recs, n);
+		return r;
+	}
+	*ret = recs;
+	*ret_n = n;
+	return 0;
+}
+
+int coco_store_cert_delete(struct coco_store *s, const struct coco_cert_key *key)
+{
+	if (!key || !cert_key_valid(key))
+		return -EINVAL;
+	_cleanup_stmt_ sqlite3_stmt *st = NULL;
+	if (prepare(s,
+		    "DELETE FROM snp_certs WHERE product=?1 AND hwid=?2 AND tcb=?3 AND kind=?4;",
+		    &st) < 0)
+		return -EIO;
+	bind_cert_key(st, key);
+	if (sqlite3_step(st) != SQLITE_DONE)
+		return -EIO;
+	return sqlite3_changes(s->db) == 1 ? 0 : -ENOENT;
+}
+
+void coco_cert_record_clear(struct coco_cert_record *rec)
+{
+	if (!rec)
+		return;
+	free(rec->der);
+	rec->der = NULL;
+	rec->der_len = 0;
+}
+
+void coco_cert_records_free(struct coco_cert_record *recs, size_t n)
+{
+	for (size_t i = 0; recs && i < n; i++)
+		coco_cert_record_clear(&recs[i]);
+	free(recs);
 }

@@ -40,3 +40,54 @@ int coco_store_audit(struct coco_store *s, const char *actor, const char *action
 		     const char *detail);
 /* Count audit rows for an action (tests and /metrics). */
 int coco_store_audit_count(struct coco_store *s, const char *action, int64_t *ret);
+
+/* The SNP certificate cache: one row per (product, hwid, TCB, kind). Validation happens
+ * before a certificate reaches the store (sevd's KDS client); the store checks only shapes. */
+enum coco_cert_kind {
+	COCO_CERT_VCEK,
+	COCO_CERT_VLEK,
+	COCO_CERT_ASK,
+	COCO_CERT_ASVK,
+	COCO_CERT_ARK,
+	COCO_CERT_CRL,
+};
+enum coco_cert_source { COCO_CERT_SRC_KDS, COCO_CERT_SRC_IMPORT, COCO_CERT_SRC_EMULATED };
+
+#define COCO_CERT_PRODUCT_MAX 16   /* "Milan", "Genoa", "Turin", ... */
+#define COCO_CERT_HWID_HEX_MAX 128 /* CHIP_ID is 64 bytes */
+#define COCO_CERT_DER_MAX (1u << 20)
+#define COCO_CERT_LIST_MAX 4096
+
+struct coco_cert_key {
+	char product[COCO_CERT_PRODUCT_MAX + 1]; /* [A-Za-z0-9-], not empty */
+	char hwid[COCO_CERT_HWID_HEX_MAX + 1];    /* lowercase hex; "" for ARK/ASK/ASVK/CRL */
+	uint64_t tcb;                             /* reported TCB (incl. FMC); 0 when not per-TCB */
+	enum coco_cert_kind kind;
+};
+
+struct coco_cert_record {
+	struct coco_cert_key key;
+	enum coco_cert_source source;
+	int64_t fetched_at, not_after; /* Unix seconds */
+	uint8_t *der;                  /* malloc'd on get/list */
+	size_t der_len;
+};
+
+const char *coco_cert_kind_name(enum coco_cert_kind k);       /* "vcek", ... or NULL */
+const char *coco_cert_source_name(enum coco_cert_source src); /* "kds", ... or NULL */
+int coco_cert_kind_from_name(const char *s, enum coco_cert_kind *ret);
+
+/* Insert or replace. -EINVAL: bad key (product/hwid syntax, hwid or tcb set on a kind that is
+ * not per chip), unknown source, empty or oversized der. */
+int coco_store_cert_put(struct coco_store *s, const struct coco_cert_record *rec);
+/* -ENOENT when absent. *ret owns der: coco_cert_record_clear(). */
+int coco_store_cert_get(struct coco_store *s, const struct coco_cert_key *key,
+			struct coco_cert_record *ret);
+/* Every row (of one product, or all when product is NULL), ordered by product, kind, hwid,
+ * tcb; at most COCO_CERT_LIST_MAX (-E2BIG beyond). Free with coco_cert_records_free(). */
+int coco_store_cert_list(struct coco_store *s, const char *product, struct coco_cert_record **ret,
+			 size_t *ret_n);
+/* -ENOENT when absent. */
+int coco_store_cert_delete(struct coco_store *s, const struct coco_cert_key *key);
+void coco_cert_record_clear(struct coco_cert_record *rec);
+void coco_cert_records_free(struct coco_cert_record *recs, size_t n);
