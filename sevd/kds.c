@@ -410,10 +410,17 @@ static int fetch_uncoalesced(struct kds_client *c, const char *url, kds_validate
 		bool retry_after_applies = false;
 		if (cc == CURLE_OUT_OF_MEMORY)
 			return set_error(err, errlen, -ENOMEM, "KDS: out of memory");
-		if (a.too_big || cc == CURLE_FILESIZE_EXCEEDED)
+		/* An oversized certificate is refused; an oversized error page (a proxy's 503)
+		 * still counts as its status. */
+		bool oversized = a.too_big || cc == CURLE_FILESIZE_EXCEEDED;
+		if (oversized && (status == 200 || status == 0))
 			return set_error(err, errlen, -EFBIG,
 					 "KDS %ld for %s: response larger than %zu bytes (not retried)",
 					 status, url, o->max_body);
+		if (oversized) {
+			cc = CURLE_OK;
+			a.len = 0;
+		}
 		if (cc == CURLE_OPERATION_TIMEDOUT) {
 			r = -ETIMEDOUT;
 			snprintf(what, sizeof(what), "KDS %s: timed out after %u ms", url, tmo);

@@ -85,8 +85,10 @@ const char *kds_client_base_url(const struct kds_client *c);
  * later callers wait for the one in flight and share its outcome (each still runs its own
  * validate over the shared body). Errors (ret_* untouched):
  *   -ENOENT 404, -EINVAL other 4xx (not retried), -EBADMSG validation failed (not retried),
- *   -EFBIG body above max_body, -EAGAIN 429/503 still refused after the bounds,
- *   -EIO other 5xx or transport errors after the bounds, -ETIMEDOUT attempt timeouts after the
- *   bounds or the total time bound reached, -ENOMEM. */
+ *   -EFBIG a 200 body above max_body (not retried), -EPROTO another status (1xx/3xx; redirects
+ *   are not followed), -EAGAIN 429/503 still refused after the bounds, -EIO other 5xx or
+ *   transport errors after the bounds, -ETIMEDOUT attempt timeouts after the bounds, -ENOMEM.
+ * Retries stop at max_attempts, or as soon as the next wait would end past total_timeout_ms
+ * (the error is then the last attempt's, its message naming the bound). */
 int kds_fetch(struct kds_client *c, const char *url, kds_validate_fn validate, void *ud,
 	      uint8_t **ret_body, size_t *ret_len, char *err, size_t errlen);
