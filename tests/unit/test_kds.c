@@ -405,6 +405,29 @@ START_TEST(retry_after_429_honoured)
 }
 END_TEST
 
+START_TEST(retry_after_date_on_503)
+{
+	struct fixture f;
+	fixture_start(&f, SNP_PRODUCT_MILAN, NULL);
+	/* IMF-fixdate 2 s ahead: the client waits 1-2 s (the date has 1 s granularity). */
+	char date[64];
+	time_t t = time(NULL) + 2;
+	struct tm tm;
+	ck_assert_uint_gt(
+		strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S GMT", gmtime_r(&t, &tm)), 0);
+	kds_mock_push(f.mock, &(struct kds_mock_action){KDS_MOCK_STATUS, 503, date, 0});
+	char err[512] = "";
+	uint64_t t0 = now_ns();
+	ck_assert_msg(fetch_vcek(&f, err, sizeof(err)) == 0, "%s", err);
+	double ms = ms_since(t0);
+	ck_assert_msg(ms >= 900 && ms < 2600, "took %.0f ms", ms);
+	ck_assert_uint_eq(kds_mock_requests(f.mock), 2);
+	ck_assert_ptr_nonnull(strstr(f.log.first, "KDS 503 for "));
+	ck_assert_ptr_nonnull(strstr(f.log.first, "service unavailable: retrying in "));
+	fixture_stop(&f);
+}
+END_TEST
+
 START_TEST(retry_after_capped)
 {
 	struct kds_options o = fast_opts(NULL, NULL);
@@ -719,6 +742,7 @@ int main(void)
 	tcase_add_test(mock, happy_genoa);
 	tcase_add_test(mock, happy_turin);
 	tcase_add_test(mock, retry_after_429_honoured);
+	tcase_add_test(mock, retry_after_date_on_503);
 	tcase_add_test(mock, retry_after_capped);
 	tcase_add_test(mock, server_errors_then_success);
 	tcase_add_test(mock, server_errors_give_up);
