@@ -424,6 +424,7 @@ START_TEST(emulated)
 
 	ck_assert_int_eq(emul_amd_pki_revoke(pki, 0x20002), 0); /* the Genoa ASK's serial */
 	ck_assert_int_eq(emul_amd_pki_crl(pki, false, &crl), 0);
+	now = time(NULL); /* the new CRL's thisUpdate is its making: seconds after `now` above */
 	EXPECT_FAIL(amd_crl_check(crl, ark, certs, 2, now, ERR), "(serial 0x020002) is revoked");
 	ck_assert_int_eq(amd_crl_check(crl, ark, &vcek, 1, now, NULL, 0), 0);
 	X509_CRL_free(crl);
