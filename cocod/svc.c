@@ -107,21 +107,34 @@ static void reply_sev_error(struct svc_reply *r, const char *what, uint32_t cmd,
 		reply_error(r, SVC_E_UNAVAILABLE, "%s: %s", what, strerror(-e));
 }
 
-static void snp_platform_get(struct svc *s, struct svc_reply *r)
+/* The SEV firmware (read-write for commands that change it) and its status now; NULL with
+ * the reply filled when either is not to be had. */
+static struct hv_sev *sev_with_status(struct svc *s, bool writable, struct hv_snp_status *st,
+				      struct svc_reply *r)
 {
 	int eno = 0;
-	struct hv_sev *sev = hv_platform_sev(s->platform, false, &eno);
+	struct hv_sev *sev = hv_platform_sev(s->platform, writable, &eno);
 	if (!sev) {
-		reply_sev_error(r, "/dev/sev", 0, -eno, 0);
-		return;
+		reply_sev_error(r, writable ? "/dev/sev (read-write)" : "/dev/sev", 0, -eno, 0);
+		return NULL;
 	}
-	struct hv_snp_status st;
 	uint32_t fw = 0;
-	int e = hv_sev_snp_platform_status(sev, &st, &fw);
+	int e = hv_sev_snp_platform_status(sev, st, &fw);
 	if (e < 0) {
 		reply_sev_error(r, "SNP_PLATFORM_STATUS", SNP_PLATFORM_STATUS, e, fw);
-		return;
+		return NULL;
 	}
+	return sev;
+}
+
+static void snp_platform_get(struct svc *s, struct svc_reply *r)
+{
+	struct hv_snp_status st;
+	uint32_t fw = 0;
+	int e;
+	struct hv_sev *sev = sev_with_status(s, false, &st, r);
+	if (!sev)
+		return;
 	struct svc_snp_platform *o = &r->snp_platform;
 	snprintf(o->backend, sizeof(o->backend), "%s", sev->ops->name);
 	const char *prod = snp_product_name(hv_platform_snp_product(s->platform));
@@ -159,19 +172,12 @@ static void snp_platform_change(struct svc *s, const struct svc_req *q, struct s
 {
 	bool commit = q->op == SVC_SNP_COMMIT;
 	const char *kind = commit ? "snp.commit" : "snp.set_config";
-	int eno = 0;
-	struct hv_sev *sev = hv_platform_sev(s->platform, true, &eno);
-	if (!sev) {
-		reply_sev_error(r, "/dev/sev (read-write)", 0, -eno, 0);
-		return;
-	}
 	struct hv_snp_status st;
 	uint32_t fw = 0;
-	int e = hv_sev_snp_platform_status(sev, &st, &fw);
-	if (e < 0) {
-		reply_sev_error(r, "SNP_PLATFORM_STATUS", SNP_PLATFORM_STATUS, e, fw);
+	int e;
+	struct hv_sev *sev = sev_with_status(s, true, &st, r);
+	if (!sev)
 		return;
-	}
 	uint64_t tcb = q->snp_config.set_tcb ? q->snp_config.reported_tcb : st.reported_tcb;
 	bool mid = q->snp_config.mask_chip_id < 0 ? st.mask_chip_id : q->snp_config.mask_chip_id;
 	bool mkey = q->snp_config.mask_chip_key < 0 ? st.mask_chip_key
