@@ -4,18 +4,11 @@
 #include <stdarg.h>
 #include <stdio.h>
 
+#include "coco/endian.h"
+
 #define ENTRY_HEADER 18 /* u16 size, then the GUID; the data precede the header */
 #define RESET_VECTOR_TAIL 32
 #define SEV_METADATA_SIGNATURE 0x56455341u /* "ASEV" */
-
-static uint16_t le16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] | p[1] << 8);
-}
-static uint32_t le32(const uint8_t *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
 
 static int fail(char *err, size_t errlen, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -64,13 +57,13 @@ static int parse_table(struct ovmf *o, char *err, size_t errlen)
 	size_t footer = o->size - RESET_VECTOR_TAIL - ENTRY_HEADER;
 	if (!coco_guid_eq(o->data + footer + 2, OVMF_GUID_TABLE_FOOTER))
 		return 0;
-	size_t total = le16(o->data + footer);
+	size_t total = get_le16(o->data + footer);
 	if (total < ENTRY_HEADER || total > o->size - RESET_VECTOR_TAIL)
 		return fail(err, errlen, "OVMF table footer: size %zu out of range", total);
 	size_t start = o->size - RESET_VECTOR_TAIL - total, end = footer;
 	while (end - start >= ENTRY_HEADER) {
 		size_t hdr = end - ENTRY_HEADER;
-		size_t len = le16(o->data + hdr);
+		size_t len = get_le16(o->data + hdr);
 		if (len < ENTRY_HEADER || len > end - start)
 			return fail(err, errlen,
 				    "OVMF table entry at offset 0x%zx: size %zu out of range", hdr,
@@ -97,16 +90,16 @@ static int parse_sev_metadata(struct ovmf *o, const struct ovmf_table_entry *e, 
 {
 	if (e->len < 4)
 		return fail(err, errlen, "SEV metadata entry: %zu data bytes, need 4", e->len);
-	uint32_t from_end = le32(o->data + e->offset);
+	uint32_t from_end = get_le32(o->data + e->offset);
 	if (from_end < 16 || from_end > o->size)
 		return fail(err, errlen, "SEV metadata offset 0x%x outside the %zu-byte image",
 			    from_end, o->size);
 	size_t off = o->size - from_end;
 	const uint8_t *h = o->data + off;
 	/* OvmfPkg/ResetVector/X64/OvmfSevMetadata.asm: signature, size, version, count. */
-	if (le32(h) != SEV_METADATA_SIGNATURE)
+	if (get_le32(h) != SEV_METADATA_SIGNATURE)
 		return fail(err, errlen, "SEV metadata at offset 0x%zx: bad signature", off);
-	uint32_t size = le32(h + 4), version = le32(h + 8), n = le32(h + 12);
+	uint32_t size = get_le32(h + 4), version = get_le32(h + 8), n = get_le32(h + 12);
 	if (version != 1)
 		return fail(err, errlen, "SEV metadata version %u (only 1 is known)", version);
 	if (n > OVMF_MAX_SEV_SECTIONS)
@@ -117,9 +110,9 @@ static int parse_sev_metadata(struct ovmf *o, const struct ovmf_table_entry *e, 
 	for (uint32_t i = 0; i < n; i++) {
 		const uint8_t *s = h + 16 + 12 * i;
 		struct ovmf_sev_section *sec = &o->sections[o->n_sections++];
-		sec->gpa = le32(s);
-		sec->size = le32(s + 4);
-		sec->type = le32(s + 8);
+		sec->gpa = get_le32(s);
+		sec->size = get_le32(s + 4);
+		sec->type = get_le32(s + 8);
 		if ((uint64_t)sec->gpa + sec->size > 0x100000000ull)
 			return fail(err, errlen, "SEV section %u (%s) at 0x%x+0x%x crosses 4 GiB",
 				    i, ovmf_sev_section_name(sec->type), sec->gpa, sec->size);
@@ -149,15 +142,15 @@ int ovmf_parse(const uint8_t *data, size_t size, struct ovmf *ret, char *err, si
 			return fail(err, errlen, "SEV-ES reset block: %zu data bytes, need 4",
 				    e->len);
 		o->has_reset_eip = true;
-		o->sev_es_reset_eip = le32(o->data + e->offset);
+		o->sev_es_reset_eip = get_le32(o->data + e->offset);
 	}
 	if ((e = ovmf_find(o, OVMF_GUID_SEV_HASH_TABLE))) {
 		if (e->len < 8)
 			return fail(err, errlen, "SEV hash table entry: %zu data bytes, need 8",
 				    e->len);
 		o->has_hash_table = true;
-		o->hash_table_gpa = le32(o->data + e->offset);
-		o->hash_table_size = le32(o->data + e->offset + 4);
+		o->hash_table_gpa = get_le32(o->data + e->offset);
+		o->hash_table_size = get_le32(o->data + e->offset + 4);
 	}
 	return 0;
 }

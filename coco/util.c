@@ -133,3 +133,24 @@ void hex_encode(const uint8_t *in, size_t n, char *out)
 	}
 	out[2 * n] = '\0';
 }
+
+int coco_ofd_lock_until(int fd, short type, uint64_t deadline)
+{
+	long delay_us = 100;
+	for (;;) {
+		struct flock fl = {.l_type = type, .l_whence = SEEK_SET}; /* l_pid 0 for OFD */
+		if (fcntl(fd, F_OFD_SETLK, &fl) == 0)
+			return 0;
+		if (errno != EAGAIN && errno != EACCES && errno != EINTR)
+			return -errno;
+		uint64_t now = now_ns();
+		if (now >= deadline)
+			return -ETIMEDOUT;
+		uint64_t left_us = (deadline - now) / 1000;
+		long us = (uint64_t)delay_us < left_us ? delay_us : (long)left_us;
+		struct timespec ts = {.tv_sec = us / 1000000, .tv_nsec = (us % 1000000) * 1000L};
+		nanosleep(&ts, NULL);
+		if (delay_us < 5000)
+			delay_us *= 2;
+	}
+}

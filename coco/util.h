@@ -38,6 +38,10 @@ bool mem_equal_ct(const void *a, const void *b, size_t n);
 int read_file_max(const char *path, size_t max, char **ret, size_t *ret_len);
 /* Monotonic clock in nanoseconds. */
 uint64_t now_ns(void);
+/* An OFD lock (F_OFD_SETLK, whole file; type F_RDLCK or F_WRLCK) that waits at most until
+ * deadline (now_ns() clock): F_OFD_SETLKW cannot time out, so it retries with a growing pause
+ * (0.1 ms to 5 ms). 0, -ETIMEDOUT at the deadline, or the fcntl's -errno. */
+int coco_ofd_lock_until(int fd, short type, uint64_t deadline);
 /* Wall clock in Unix seconds, for records. */
 int64_t now_unix(void);
 /* 16 random bytes formatted as a RFC 4122 v4 UUID (37 bytes with NUL). */

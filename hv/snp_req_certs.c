@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "coco/endian.h"
 #include "coco/util.h"
 #include "hv/snp_req_certs.h"
 
@@ -21,11 +22,6 @@ int hv_guest_mem_translate(const struct hv_guest_mem *m, uint64_t gpa, uint64_t 
 		}
 	}
 	return -EFAULT;
-}
-
-static uint32_t le32(const uint8_t *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
 }
 
 static bool all_zero(const uint8_t *p, size_t n)
@@ -52,7 +48,7 @@ int hv_snp_cert_table_check(const uint8_t *blob, size_t len)
 			return -EBADMSG; /* a zero GUID is only the terminator */
 	}
 	for (size_t off = 0; off + HV_SNP_CERT_ENTRY_SIZE < end; off += HV_SNP_CERT_ENTRY_SIZE) {
-		uint64_t o = le32(blob + off + 16), l = le32(blob + off + 20);
+		uint64_t o = get_le32(blob + off + 16), l = get_le32(blob + off + 20);
 		if (o < end || o > len || l > len - o)
 			return -EBADMSG;
 	}
@@ -61,28 +57,6 @@ int hv_snp_cert_table_check(const uint8_t *blob, size_t len)
 
 /* F_OFD_SETLK(F_RDLCK) on the whole file, retried until the deadline: the writer (sevd around
  * SNP_COMMIT / SET_CONFIG / VLEK_LOAD and blob rewrites) holds it only briefly. */
-static int lock_read_bounded(int fd, unsigned timeout_ms)
-{
-	uint64_t deadline = now_ns() + (uint64_t)timeout_ms * 1000000ull;
-	long delay_us = 200;
-	for (;;) {
-		struct flock fl = {.l_type = F_RDLCK, .l_whence = SEEK_SET}; /* l_pid 0 for OFD */
-		if (fcntl(fd, F_OFD_SETLK, &fl) == 0)
-			return 0;
-		if (errno != EAGAIN && errno != EACCES && errno != EINTR)
-			return -errno;
-		uint64_t now = now_ns();
-		if (now >= deadline)
-			return -EAGAIN;
-		uint64_t left_us = (deadline - now) / 1000;
-		long us = (uint64_t)delay_us < left_us ? delay_us : (long)left_us;
-		struct timespec ts = {.tv_sec = us / 1000000, .tv_nsec = (us % 1000000) * 1000};
-		nanosleep(&ts, NULL);
-		if (delay_us < 10000)
-			delay_us *= 2;
-	}
-}
-
 /* The locked file's bytes (at most HV_SNP_CERTS_MAX_SIZE). */
 static int read_locked(int fd, uint8_t **ret, size_t *ret_len)
 {
@@ -142,8 +116,9 @@ int hv_snp_req_certs_handle(struct hv_kvm_exit_snp_req_certs *exit, const struct
 		return 0;
 	}
 	if (fd >= 0) {
-		int r = lock_read_bounded(fd, lock_timeout_ms);
-		if (r == -EAGAIN) {
+		int r = coco_ofd_lock_until(fd, F_RDLCK,
+					    now_ns() + (uint64_t)lock_timeout_ms * 1000000ull);
+		if (r == -ETIMEDOUT) { /* the writer holds it: the guest retries (EAGAIN) */
 			set_ret(exit, EAGAIN);
 			*ret_lock_fd = -1;
 			return 0;

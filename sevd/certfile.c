@@ -12,28 +12,6 @@
 
 #define CERTFILE_MODE 0644
 
-/* F_OFD_SETLK(F_WRLCK) retried until the deadline: F_OFD_SETLKW cannot time out. */
-static int lock_write_bounded(int fd, uint64_t deadline)
-{
-	long delay_us = 100;
-	for (;;) {
-		struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET}; /* l_pid 0 for OFD */
-		if (fcntl(fd, F_OFD_SETLK, &fl) == 0)
-			return 0;
-		if (errno != EAGAIN && errno != EACCES && errno != EINTR)
-			return -errno;
-		uint64_t now = now_ns();
-		if (now >= deadline)
-			return -ETIMEDOUT;
-		uint64_t left_us = (deadline - now) / 1000;
-		long us = (uint64_t)delay_us < left_us ? delay_us : (long)left_us;
-		struct timespec ts = {.tv_sec = us / 1000000, .tv_nsec = (us % 1000000) * 1000L};
-		nanosleep(&ts, NULL);
-		if (delay_us < 5000)
-			delay_us *= 2;
-	}
-}
-
 int certfile_lock(const char *path, unsigned timeout_ms, struct certfile_lock *ret)
 {
 	if (!path || !ret)
@@ -52,7 +30,7 @@ int certfile_lock(const char *path, unsigned timeout_ms, struct certfile_lock *r
 			return -errno;
 		if (!S_ISREG(a.st_mode))
 			return -EBADF;
-		int r = lock_write_bounded(fd, deadline);
+		int r = coco_ofd_lock_until(fd, F_WRLCK, deadline);
 		if (r < 0)
 			return r;
 		if (stat(path, &b) == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino) {

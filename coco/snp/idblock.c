@@ -12,6 +12,7 @@
 #include <openssl/sha.h>
 #include <stdarg.h>
 
+#include "coco/endian.h"
 #include "coco/util.h"
 
 #define P384_BYTES 48 /* significant bytes of a P-384 coordinate, R or S */
@@ -28,28 +29,6 @@ __attribute__((format(printf, 4, 5))) static int fail(int r, char *err, size_t e
 	/* OpenSSL's error queue is per thread; leave nothing behind for unrelated callers. */
 	ERR_clear_error();
 	return r;
-}
-
-static void put_le32(uint8_t *p, uint32_t v)
-{
-	for (int i = 0; i < 4; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static void put_le64(uint8_t *p, uint64_t v)
-{
-	for (int i = 0; i < 8; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static uint32_t get_le32(const uint8_t *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
-static uint64_t get_le64(const uint8_t *p)
-{
-	return (uint64_t)get_le32(p) | (uint64_t)get_le32(p + 4) << 32;
 }
 
 static bool all_zero(const uint8_t *p, size_t n)

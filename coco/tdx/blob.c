@@ -6,22 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "coco/endian.h"
 #include "coco/util.h"
-
-static uint16_t le16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] | p[1] << 8);
-}
-
-static uint32_t le32(const uint8_t *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
-static uint64_t le64(const uint8_t *p)
-{
-	return (uint64_t)le32(p) | (uint64_t)le32(p + 4) << 32;
-}
 
 static void put16(uint8_t *p, uint16_t v)
 {
@@ -48,7 +34,7 @@ uint16_t tdx_blob_sum16(const uint8_t *data, size_t size)
 	uint32_t sum = 0;
 	size_t i = 0;
 	for (; i + 1 < size; i += 2)
-		sum += le16(data + i);
+		sum += get_le16(data + i);
 	if (size & 1)
 		sum += data[size - 1]; /* as the kernel's v3 verify_checksum() and blob_join.sh */
 	return (uint16_t)sum;
@@ -76,30 +62,30 @@ int tdx_sigstruct_parse(const uint8_t *p, size_t len, struct tdx_sigstruct *ret,
 		 "exponent_size"},
 	};
 	for (size_t i = 0; i < ARRAY_SIZE(fixed); i++) {
-		uint32_t v = le32(p + fixed[i].off);
+		uint32_t v = get_le32(p + fixed[i].off);
 		if (v != fixed[i].want)
 			return set_error(err, errlen, -EINVAL,
 					 "sigstruct: %s is 0x%x at +%zu, P-SEAMLDR requires 0x%x",
 					 fixed[i].name, v, fixed[i].off, fixed[i].want);
 	}
-	uint32_t count = le32(p + TDX_SIGSTRUCT_CPUID_COUNT_OFF);
+	uint32_t count = get_le32(p + TDX_SIGSTRUCT_CPUID_COUNT_OFF);
 	if (count > TDX_SIGSTRUCT_MAX_CPUID)
 		return set_error(err, errlen, -EINVAL,
 				 "sigstruct: CPUID table count %u exceeds the %d entries that fit",
 				 count, TDX_SIGSTRUCT_MAX_CPUID);
 	struct tdx_sigstruct s = {0};
-	s.module_type = le32(p + TDX_SIGSTRUCT_MODULE_TYPE_OFF);
+	s.module_type = get_le32(p + TDX_SIGSTRUCT_MODULE_TYPE_OFF);
 	s.debug = (s.module_type & TDX_SIGSTRUCT_TYPE_DEBUG) != 0;
-	s.date = le32(p + TDX_SIGSTRUCT_DATE_OFF);
+	s.date = get_le32(p + TDX_SIGSTRUCT_DATE_OFF);
 	memcpy(s.seamhash, p + TDX_SIGSTRUCT_SEAMHASH_OFF, TDX_SEAMHASH_SIZE);
-	s.seamsvn = le16(p + TDX_SIGSTRUCT_SEAMSVN_OFF);
-	s.attributes = le64(p + TDX_SIGSTRUCT_ATTRIBUTES_OFF);
-	s.module_hv = le16(p + TDX_SIGSTRUCT_MODULE_HV_OFF);
-	s.min_update_hv = le16(p + TDX_SIGSTRUCT_MIN_UPDATE_HV_OFF);
+	s.seamsvn = get_le16(p + TDX_SIGSTRUCT_SEAMSVN_OFF);
+	s.attributes = get_le64(p + TDX_SIGSTRUCT_ATTRIBUTES_OFF);
+	s.module_hv = get_le16(p + TDX_SIGSTRUCT_MODULE_HV_OFF);
+	s.min_update_hv = get_le16(p + TDX_SIGSTRUCT_MIN_UPDATE_HV_OFF);
 	s.no_downgrade = p[TDX_SIGSTRUCT_NO_DOWNGRADE_OFF] != 0;
 	s.cpuid_count = count;
 	for (uint32_t i = 0; i < count; i++)
-		s.cpuid[i] = le32(p + TDX_SIGSTRUCT_CPUID_TABLE_OFF + 4 * (size_t)i);
+		s.cpuid[i] = get_le32(p + TDX_SIGSTRUCT_CPUID_TABLE_OFF + 4 * (size_t)i);
 	*ret = s;
 	return 0;
 }
@@ -107,8 +93,8 @@ int tdx_sigstruct_parse(const uint8_t *p, size_t len, struct tdx_sigstruct *ret,
 static int parse_v1(const uint8_t *data, size_t size, struct tdx_blob *b, char *err,
 		    size_t errlen)
 {
-	uint32_t off = le32(data + TDX_BLOB_V1_OFFSET_OF_MODULE_OFF);
-	uint32_t length = le32(data + TDX_BLOB_V1_LENGTH_OFF);
+	uint32_t off = get_le32(data + TDX_BLOB_V1_OFFSET_OF_MODULE_OFF);
+	uint32_t length = get_le32(data + TDX_BLOB_V1_LENGTH_OFF);
 	if (memcmp(data + TDX_BLOB_V1_MAGIC_OFF, TDX_BLOB_MAGIC, TDX_BLOB_MAGIC_LEN) != 0)
 		return set_error(err, errlen, -EINVAL, "blob: no \"TDX-BLOB\" signature at 0x8");
 	if (length != size)
@@ -136,8 +122,8 @@ static int parse_v1(const uint8_t *data, size_t size, struct tdx_blob *b, char *
 static int parse_v2(const uint8_t *data, size_t size, struct tdx_blob *b, char *err,
 		    size_t errlen)
 {
-	uint32_t sp = le32(data + TDX_BLOB_V2_SIG_PAGES_OFF);
-	uint32_t mp = le32(data + TDX_BLOB_V2_MODULE_PAGES_OFF);
+	uint32_t sp = get_le32(data + TDX_BLOB_V2_SIG_PAGES_OFF);
+	uint32_t mp = get_le32(data + TDX_BLOB_V2_MODULE_PAGES_OFF);
 	if (memcmp(data + TDX_BLOB_V2_MAGIC_OFF, TDX_BLOB_MAGIC, TDX_BLOB_MAGIC_LEN) != 0)
 		return set_error(err, errlen, -EINVAL, "blob: no \"TDX-BLOB\" signature at 0x4");
 	if (!all_zero(data + TDX_BLOB_V2_RESERVED_OFF,
@@ -172,8 +158,8 @@ int tdx_blob_parse(const uint8_t *data, size_t size, struct tdx_blob *ret, char 
 		return set_error(err, errlen, -EINVAL, "blob: %zu bytes, over the %u-byte limit",
 				 size, TDX_BLOB_MAX_SIZE);
 	struct tdx_blob b = {0};
-	b.version = le16(data + TDX_BLOB_VERSION_OFF);
-	b.checksum = le16(data + TDX_BLOB_CHECKSUM_OFF);
+	b.version = get_le16(data + TDX_BLOB_VERSION_OFF);
+	b.checksum = get_le16(data + TDX_BLOB_CHECKSUM_OFF);
 	b.size = size;
 	b.sigstruct_off = TDX_SIGSTRUCT_OFF;
 	int r;

@@ -12,6 +12,7 @@
 #include <pthread.h>
 #include <sys/stat.h>
 
+#include "coco/endian.h"
 #include "coco/util.h"
 #include "hv/emul/amdpki_int.h"
 
@@ -443,12 +444,6 @@ static int derive_key(struct emul_amd_pki *pki, const char *label, const uint8_t
 	return emul_amd_ec_key_from_scalar(d, ret);
 }
 
-static void le64(uint8_t out[8], uint64_t v)
-{
-	for (int i = 0; i < 8; i++)
-		out[i] = (uint8_t)(v >> (8 * i));
-}
-
 /* The key and certificate of a VCEK (hwid) or VLEK (vlek), from the cache or made now. */
 static int endorsement_key(struct emul_amd_pki *pki, bool vlek, const uint8_t *chip_id,
 			   uint64_t tcb, EVP_PKEY **ret_key, X509 **ret_cert)
@@ -479,7 +474,7 @@ static int endorsement_key(struct emul_amd_pki *pki, bool vlek, const uint8_t *c
 	/* The key depends on what KDS can name: hwid (Turin: 8 bytes) and TCB. */
 	uint8_t msg[64 + 8];
 	memcpy(msg, hwid, hwid_len);
-	le64(msg + hwid_len, tcb);
+	put_le64(msg + hwid_len, tcb);
 	_cleanup_(pkey_freep) EVP_PKEY *key = NULL;
 	_cleanup_(x509_freep) X509 *cert = NULL;
 	if ((r = derive_key(pki, vlek ? "VLEK" : "VCEK", msg, hwid_len + 8, &key)) < 0)
@@ -563,7 +558,7 @@ int emul_amd_pki_wrap_vlek(struct emul_amd_pki *pki, uint64_t tcb,
 		OPENSSL_cleanse(plain, sizeof(plain));
 		return -EIO;
 	}
-	le64(hs + HS_TCB_OFF, tcb);
+	put_le64(hs + HS_TCB_OFF, tcb);
 	r = gcm(true, pki->wrap_key, hs + HS_IV_OFF, hs + HS_TCB_OFF, plain, hs + HS_WRAPPED_OFF,
 		hs + HS_TAG_OFF);
 	OPENSSL_cleanse(plain, sizeof(plain));

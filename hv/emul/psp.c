@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <sys/stat.h>
 
+#include "coco/endian.h"
 #include "coco/util.h"
 #include "hv/emul/amdpki.h"
 #include "hv/emul/psp_priv.h"
@@ -381,28 +382,6 @@ uint64_t emul_psp_committed_tcb(struct emul_psp *psp)
 }
 
 /* ---- platform commands ---- */
-
-static void put_le32(uint8_t *p, uint32_t v)
-{
-	for (int i = 0; i < 4; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static void put_le64(uint8_t *p, uint64_t v)
-{
-	for (int i = 0; i < 8; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static uint32_t get_le32(const uint8_t *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
-static uint64_t get_le64(const uint8_t *p)
-{
-	return (uint64_t)get_le32(p) | (uint64_t)get_le32(p + 4) << 32;
-}
 
 /* SNP ABI SNP_PLATFORM_STATUS: the 32-byte status buffer the kernel copies to data. */
 static int psp_snp_platform_status(struct emul_psp *psp, void *data, uint32_t *fw)

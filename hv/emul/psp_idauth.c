@@ -8,6 +8,7 @@
 #include <openssl/param_build.h>
 #include <openssl/sha.h>
 
+#include "coco/endian.h"
 #include "coco/util.h"
 #include "hv/emul/psp_priv.h"
 #include "hv/uapi/sev_compat.h"
@@ -34,11 +35,6 @@
 #define ID_BLOCK_SIZE 0x60
 #define ID_AUTH_SIZE 0x1000
 
-static uint32_t le32(const uint8_t *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
 /* A 72-byte little-endian field whose value fits in 48 bytes, as 48 big-endian bytes. */
 static bool coord_to_be48(const uint8_t *le72, uint8_t be[P384_BYTES])
 {
@@ -56,7 +52,7 @@ int psp_ecdsa_pubkey_decode(const uint8_t pub[ECDSA_PUB_SIZE], EVP_PKEY **ret)
 	EVP_PKEY *key = NULL;
 	int r = -EINVAL;
 
-	if (le32(pub + ECDSA_PUB_CURVE_OFF) != ECC_CURVE_P384)
+	if (get_le32(pub + ECDSA_PUB_CURVE_OFF) != ECC_CURVE_P384)
 		return -EINVAL;
 	point[0] = POINT_CONVERSION_UNCOMPRESSED;
 	if (!coord_to_be48(pub + ECDSA_PUB_QX_OFF, point + 1) ||
@@ -162,9 +158,9 @@ int psp_id_auth_check(const uint8_t id_block[ID_BLOCK_SIZE], const uint8_t id_au
 	EVP_PKEY *id_key = NULL, *author_key = NULL;
 	int r;
 
-	if (le32(id_auth + ID_AUTH_ID_KEY_ALGO) != SIG_ALGO_ECDSA_P384_SHA384)
+	if (get_le32(id_auth + ID_AUTH_ID_KEY_ALGO) != SIG_ALGO_ECDSA_P384_SHA384)
 		return HV_SEV_RET_INVALID_PARAM;
-	if (author_key_en && le32(id_auth + ID_AUTH_AUTH_KEY_ALGO) != SIG_ALGO_ECDSA_P384_SHA384)
+	if (author_key_en && get_le32(id_auth + ID_AUTH_AUTH_KEY_ALGO) != SIG_ALGO_ECDSA_P384_SHA384)
 		return HV_SEV_RET_INVALID_PARAM;
 
 	r = psp_ecdsa_pubkey_decode(id_auth + ID_AUTH_ID_KEY, &id_key);

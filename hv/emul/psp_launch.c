@@ -5,6 +5,7 @@
 #include <openssl/rand.h>
 #include <openssl/sha.h>
 
+#include "coco/endian.h"
 #include "coco/util.h"
 #include "hv/emul/psp_priv.h"
 #include "hv/uapi/sev_compat.h"
@@ -39,16 +40,6 @@ enum { PAGE_NORMAL = 1, PAGE_VMSA, PAGE_ZERO, PAGE_UNMEASURED, PAGE_SECRETS, PAG
 #define ID_BLOCK_VERSION 0x50
 #define ID_BLOCK_GUEST_SVN 0x54
 #define ID_BLOCK_POLICY 0x58
-
-static uint32_t le32(const uint8_t *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
-static uint64_t le64(const uint8_t *p)
-{
-	return (uint64_t)le32(p) | (uint64_t)le32(p + 4) << 32;
-}
 
 /* SNP_LAUNCH_START's policy checks: malformed (reserved bits) is INVALID_PARAM; a policy this
  * platform cannot honour is POLICY_FAILURE. */
@@ -175,20 +166,20 @@ static int psp_finish_id_block(struct psp_guest *g, const uint8_t *id_block, con
 	uint8_t id_digest[PSP_LD_SIZE], author_digest[PSP_LD_SIZE];
 	int r;
 
-	if (le32(id_block + ID_BLOCK_VERSION) != 1)
+	if (get_le32(id_block + ID_BLOCK_VERSION) != 1)
 		return HV_SEV_RET_INVALID_PARAM;
 	r = psp_id_auth_check(id_block, id_auth, author_key_en, id_digest, author_digest);
 	if (r != 0)
 		return r;
 	if (!mem_equal_ct(id_block + ID_BLOCK_LD, g->ld, PSP_LD_SIZE))
 		return HV_SEV_RET_BAD_MEASUREMENT;
-	if (le64(id_block + ID_BLOCK_POLICY) != g->policy)
+	if (get_le64(id_block + ID_BLOCK_POLICY) != g->policy)
 		return HV_SEV_RET_POLICY_FAILURE;
 	g->id_block_en = true;
 	g->author_key_en = author_key_en;
 	memcpy(g->family_id, id_block + ID_BLOCK_FAMILY_ID, sizeof(g->family_id));
 	memcpy(g->image_id, id_block + ID_BLOCK_IMAGE_ID, sizeof(g->image_id));
-	g->guest_svn = le32(id_block + ID_BLOCK_GUEST_SVN);
+	g->guest_svn = get_le32(id_block + ID_BLOCK_GUEST_SVN);
 	memcpy(g->id_key_digest, id_digest, PSP_LD_SIZE);
 	memcpy(g->author_key_digest, author_digest, PSP_LD_SIZE);
 	return 0;

@@ -5,6 +5,7 @@
  * 0x000-0x29F by the VCEK for (CHIP_ID, REPORTED_TCB), or by the VLEK once one is loaded. */
 #include <openssl/x509.h>
 
+#include "coco/endian.h"
 #include "coco/util.h"
 #include "hv/emul/amdpki.h"
 #include "hv/emul/psp_priv.h"
@@ -47,18 +48,6 @@
 
 _Static_assert(EMUL_SNP_REPORT_SIZE == 0x4a0, "ATTESTATION_REPORT size");
 _Static_assert(REPORT_SIGNATURE_OFF + 0x200 == EMUL_SNP_REPORT_SIZE, "signature at the end");
-
-static void put_le32(uint8_t *p, uint32_t v)
-{
-	for (int i = 0; i < 4; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static void put_le64(uint8_t *p, uint64_t v)
-{
-	for (int i = 0; i < 8; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
 
 /* The VCEK for the reported TCB, cached until the reported TCB changes. */
 static int psp_vcek(struct emul_psp *psp, EVP_PKEY **ret)
