@@ -55,29 +55,9 @@ static int attr_body(const char *s, size_t len, size_t *ret_len)
 	return 0;
 }
 
-/* Decimal digits s[0..n) as a value <= max; no leading zero unless min_digits allows it. */
 static int digits(const char *s, size_t n, size_t min_digits, uint64_t max, uint64_t *ret)
 {
-	if (n == 0 || n > 20)
-		return -EINVAL;
-	uint64_t v = 0;
-	for (size_t i = 0; i < n; i++) {
-		if (s[i] < '0' || s[i] > '9')
-			return -EINVAL;
-		unsigned d = (unsigned)(s[i] - '0');
-		if (v > (UINT64_MAX - d) / 10)
-			return -ERANGE;
-		v = v * 10 + d;
-	}
-	/* printf "%0Nu" pads to N digits and never adds more zeros. */
-	if (n > 1 && s[0] == '0' && n > min_digits)
-		return -EINVAL;
-	if (n < min_digits)
-		return -EINVAL;
-	if (v > max)
-		return -ERANGE;
-	*ret = v;
-	return 0;
+	return tdx_decimal_parse(s, n, min_digits, max, ret);
 }
 
 int hv_tdx_version_parse(const char *s, size_t len, struct hv_tdx_version *ret)
@@ -85,34 +65,7 @@ int hv_tdx_version_parse(const char *s, size_t len, struct hv_tdx_version *ret)
 	size_t n;
 	if (!s || attr_body(s, len, &n) < 0)
 		return -EINVAL;
-	const char *d1 = memchr(s, '.', n);
-	if (!d1)
-		return -EINVAL;
-	const char *d2 = memchr(d1 + 1, '.', n - (size_t)(d1 + 1 - s));
-	if (!d2)
-		return -EINVAL;
-	uint64_t ma, mi, up;
-	int r;
-	if ((r = digits(s, (size_t)(d1 - s), 1, UINT16_MAX, &ma)) < 0 ||
-	    (r = digits(d1 + 1, (size_t)(d2 - d1 - 1), 1, UINT16_MAX, &mi)) < 0 ||
-	    (r = digits(d2 + 1, n - (size_t)(d2 + 1 - s), 2, UINT16_MAX, &up)) < 0)
-		return r;
-	ret->major = (uint16_t)ma;
-	ret->minor = (uint16_t)mi;
-	ret->update = (uint16_t)up;
-	return 0;
-}
-
-void hv_tdx_version_format(const struct hv_tdx_version *v, char out[HV_TDX_VERSION_STRLEN])
-{
-	snprintf(out, HV_TDX_VERSION_STRLEN, "%u.%u.%02u", v->major, v->minor, v->update);
-}
-
-int hv_tdx_version_cmp(const struct hv_tdx_version *a, const struct hv_tdx_version *b)
-{
-	uint64_t x = (uint64_t)a->major << 32 | (uint64_t)a->minor << 16 | a->update;
-	uint64_t y = (uint64_t)b->major << 32 | (uint64_t)b->minor << 16 | b->update;
-	return x < y ? -1 : x > y;
+	return tdx_version_parse(s, n, ret);
 }
 
 int hv_tdx_u32_parse(const char *s, size_t len, uint32_t max, uint32_t *ret)

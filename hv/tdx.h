@@ -18,6 +18,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "coco/tdx/version.h"
+
 struct hv_tdx;
 
 struct hv_tdx_options {
@@ -33,15 +35,14 @@ int hv_tdx_open(const char *sysfs_root, const struct hv_tdx_options *opt, struct
 void hv_tdx_free(struct hv_tdx *t);
 
 /* ---- attribute texts ---- */
-struct hv_tdx_version {
-	uint16_t major, minor, update;
-};
-#define HV_TDX_VERSION_STRLEN 24 /* "65535.65535.65535" + NUL fits */
+/* The same versions coco/ parses in mapping_file.json and blob names. */
+#define hv_tdx_version tdx_version
+#define HV_TDX_VERSION_STRLEN TDX_VERSION_STRLEN
 /* "%u.%u.%02u" with an optional single trailing newline; no signs, blanks, or leading zeros
  * (beyond the update's two-digit padding). -EINVAL otherwise, -ERANGE above 65535. */
 int hv_tdx_version_parse(const char *s, size_t len, struct hv_tdx_version *ret);
-void hv_tdx_version_format(const struct hv_tdx_version *v, char out[HV_TDX_VERSION_STRLEN]);
-int hv_tdx_version_cmp(const struct hv_tdx_version *a, const struct hv_tdx_version *b);
+#define hv_tdx_version_format tdx_version_format
+#define hv_tdx_version_cmp tdx_version_cmp
 
 /* "%u\n" as the kernel emits it: digits, optional newline, <= max. */
 int hv_tdx_u32_parse(const char *s, size_t len, uint32_t max, uint32_t *ret);

@@ -1,5 +1,5 @@
 # tests/unit/tdx.cmake: Check suites of the hv tdx area (as the foreach in tests/CMakeLists.txt).
-foreach(t tdx_blob tdx_sysfs tdx_emul)
+foreach(t tdx_blob tdx_sysfs tdx_emul tdx_select)
   add_executable(test_${t} unit/test_${t}.c)
   target_link_libraries(test_${t} PRIVATE hv PkgConfig::CHECK)
   target_compile_definitions(test_${t} PRIVATE SOURCE_DIR="${CMAKE_SOURCE_DIR}")
