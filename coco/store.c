@@ -43,6 +43,26 @@ static const char *const migrations[] = {
 	"  fetched_at INTEGER NOT NULL,"
 	"  not_after INTEGER NOT NULL,"
 	"  PRIMARY KEY (product, hwid, tcb, kind));",
+	/* 3: the TDX module update journal (tdxd/update.c): one row per update attempt, and its
+	 * steps, each written before and after the step it names, so that a restart after
+	 * kill -9 finds what was in progress. */
+	"CREATE TABLE tdx_updates ("
+	"  id TEXT PRIMARY KEY,"
+	"  op_id TEXT,"
+	"  from_version TEXT NOT NULL,"
+	"  target TEXT NOT NULL,"
+	"  state TEXT NOT NULL CHECK (state IN ('running','succeeded','failed','refused','lost')),"
+	"  step TEXT NOT NULL,"
+	"  detail TEXT,"
+	"  started INTEGER NOT NULL,"
+	"  finished INTEGER);"
+	"CREATE INDEX tdx_updates_state ON tdx_updates(state);"
+	"CREATE TABLE tdx_update_steps ("
+	"  seq INTEGER PRIMARY KEY AUTOINCREMENT,"
+	"  update_id TEXT NOT NULL REFERENCES tdx_updates(id),"
+	"  step TEXT NOT NULL,"
+	"  detail TEXT,"
+	"  at INTEGER NOT NULL);",
 };
 
 int coco_store_latest_schema(void) { return (int)ARRAY_SIZE(migrations); }
@@ -532,4 +552,212 @@ void coco_cert_records_free(struct coco_cert_record *recs, size_t n)
 	for (size_t i = 0; recs && i < n; i++)
 		coco_cert_record_clear(&recs[i]);
 	free(recs);
+}
+
+/* ---------------------------------------------------------------- TDX update journal */
+
+static const char *const tdx_update_state_names[] = {
+	[COCO_TDX_UPDATE_RUNNING] = "running", [COCO_TDX_UPDATE_SUCCEEDED] = "succeeded",
+	[COCO_TDX_UPDATE_FAILED] = "failed",   [COCO_TDX_UPDATE_REFUSED] = "refused",
+	[COCO_TDX_UPDATE_LOST] = "lost",
+};
+
+const char *coco_tdx_update_state_name(enum coco_tdx_update_state st)
+{
+	return (unsigned)st < ARRAY_SIZE(tdx_update_state_names) ? tdx_update_state_names[st]
+								  : NULL;
+}
+
+static int tdx_step_append(struct coco_store *s, const char *id, const char *step,
+			   const char *detail, int64_t now)
+{
+	_cleanup_stmt_ sqlite3_stmt *st = NULL;
+	if (prepare(s,
+		    "INSERT INTO tdx_update_steps(update_id, step, detail, at) "
+		    "VALUES (?1, ?2, ?3, ?4);",
+		    &st) < 0)
+		return -EIO;
+	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, step, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, detail, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 4, now);
+	return sqlite3_step(st) == SQLITE_DONE ? 0 : -EIO;
+}
+
+int coco_store_tdx_update_begin(struct coco_store *s, const char *op_id, const char *from,
+				const char *target, const char *detail, char ret_id[static 37])
+{
+	char id[37];
+	int r = uuid_v4(id);
+	if (r < 0)
+		return r;
+	_cleanup_stmt_ sqlite3_stmt *st = NULL;
+	if (prepare(s,
+		    "INSERT INTO tdx_updates(id, op_id, from_version, target, state, step, detail, "
+		    "started) VALUES (?1, ?2, ?3, ?4, 'running', 'preflight', ?5, ?6);",
+		    &st) < 0)
+		return -EIO;
+	int64_t now = now_unix();
+	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, op_id, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, from, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 4, target, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 5, detail, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 6, now);
+	if (sqlite3_step(st) != SQLITE_DONE || tdx_step_append(s, id, "preflight", detail, now) < 0)
+		return -EIO;
+	memcpy(ret_id, id, sizeof(id));
+	return 0;
+}
+
+int coco_store_tdx_update_step(struct coco_store *s, const char *id, const char *step,
+			       const char *detail)
+{
+	_cleanup_stmt_ sqlite3_stmt *st = NULL;
+	if (prepare(s, "UPDATE tdx_updates SET step=?2 WHERE id=?1 AND state='running';", &st) <
+	    0)
+		return -EIO;
+	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, step, -1, SQLITE_STATIC);
+	if (sqlite3_step(st) != SQLITE_DONE)
+		return -EIO;
+	if (sqlite3_changes(s->db) != 1)
+		return -ENOENT;
+	return tdx_step_append(s, id, step, detail, now_unix());
+}
+
+int coco_store_tdx_update_finish(struct coco_store *s, const char *id,
+				 enum coco_tdx_update_state state, const char *detail)
+{
+	const char *name = coco_tdx_update_state_name(state);
+	if (!name || state == COCO_TDX_UPDATE_RUNNING)
+		return -EINVAL;
+	_cleanup_stmt_ sqlite3_stmt *st = NULL;
+	if (prepare(s,
+		    "UPDATE tdx_updates SET state=?2, step='done', detail=?3, finished=?4 "
+		    "WHERE id=?1 AND state='running';",
+		    &st) < 0)
+		return -EIO;
+	int64_t now = now_unix();
+	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, detail, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 4, now);
+	if (sqlite3_step(st) != SQLITE_DONE)
+		return -EIO;
+	if (sqlite3_changes(s->db) != 1)
+		return -ENOENT;
+	return tdx_step_append(s, id, name, detail, now);
+}
+
+static int tdx_update_row(sqlite3_stmt *st, struct coco_tdx_update *u)
+{
+	memset(u, 0, sizeof(*u));
+	const char *state = (const char *)sqlite3_column_text(st, 4);
+	bool known = false;
+	for (size_t i = 0; i < ARRAY_SIZE(tdx_update_state_names); i++)
+		if (state && streq(state, tdx_update_state_names[i])) {
+			u->state = (enum coco_tdx_update_state)i;
+			known = true;
+		}
+	if (!known)
+		return -EIO;
+	snprintf(u->id, sizeof(u->id), "%s", (const char *)sqlite3_column_text(st, 0));
+	const char *op = (const char *)sqlite3_column_text(st, 1);
+	snprintf(u->op_id, sizeof(u->op_id), "%s", op ? op : "");
+	snprintf(u->from_version, sizeof(u->from_version), "%s",
+		 (const char *)sqlite3_column_text(st, 2));
+	snprintf(u->target, sizeof(u->target), "%s", (const char *)sqlite3_column_text(st, 3));
+	snprintf(u->step, sizeof(u->step), "%s", (const char *)sqlite3_column_text(st, 5));
+	u->detail = column_strdup(st, 6);
+	u->started = sqlite3_column_int64(st, 7);
+	u->finished = sqlite3_column_type(st, 8) == SQLITE_NULL ? 0 : sqlite3_column_int64(st, 8);
+	return 0;
+}
+
+int coco_store_tdx_update_list(struct coco_store *s, bool running_only, size_t limit,
+			       struct coco_tdx_update **ret, size_t *ret_n)
+{
+	_cleanup_stmt_ sqlite3_stmt *st = NULL;
+	if (prepare(s,
+		    "SELECT id, op_id, from_version, target, state, step, detail, started, finished "
+		    "FROM tdx_updates WHERE (?1 = 0 OR state = 'running') "
+		    "ORDER BY started DESC, rowid DESC LIMIT ?2;",
+		    &st) < 0)
+		return -EIO;
+	sqlite3_bind_int(st, 1, running_only);
+	sqlite3_bind_int64(st, 2, (int64_t)(limit ? limit : COCO_TDX_UPDATE_LIST_MAX));
+	struct coco_tdx_update *v = NULL;
+	size_t n = 0;
+	int rc, r = 0;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct coco_tdx_update *nv = realloc(v, (n + 1) * sizeof(*v));
+		if (!nv) {
+			r = -ENOMEM;
+			break;
+		}
+		v = nv;
+		if ((r = tdx_update_row(st, &v[n])) < 0)
+			break;
+		n++;
+	}
+	if (r == 0 && rc != SQLITE_DONE)
+		r = -EIO;
+	if (r < 0) {
+		coco_tdx_updates_free(v, n);
+		return r;
+	}
+	*ret = v;
+	*ret_n = n;
+	return 0;
+}
+
+int coco_store_tdx_update_steps(struct coco_store *s, const char *id,
+				struct coco_tdx_update_step **ret, size_t *ret_n)
+{
+	_cleanup_stmt_ sqlite3_stmt *st = NULL;
+	if (prepare(s,
+		    "SELECT step, detail, at FROM tdx_update_steps WHERE update_id=?1 "
+		    "ORDER BY seq LIMIT 4096;",
+		    &st) < 0)
+		return -EIO;
+	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+	struct coco_tdx_update_step *v = NULL;
+	size_t n = 0;
+	int rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct coco_tdx_update_step *nv = realloc(v, (n + 1) * sizeof(*v));
+		if (!nv) {
+			coco_tdx_update_steps_free(v, n);
+			return -ENOMEM;
+		}
+		v = nv;
+		memset(&v[n], 0, sizeof(v[n]));
+		snprintf(v[n].step, sizeof(v[n].step), "%s",
+			 (const char *)sqlite3_column_text(st, 0));
+		v[n].detail = column_strdup(st, 1);
+		v[n].at = sqlite3_column_int64(st, 2);
+		n++;
+	}
+	if (rc != SQLITE_DONE) {
+		coco_tdx_update_steps_free(v, n);
+		return -EIO;
+	}
+	*ret = v;
+	*ret_n = n;
+	return 0;
+}
+
+void coco_tdx_updates_free(struct coco_tdx_update *v, size_t n)
+{
+	for (size_t i = 0; v && i < n; i++)
+		free(v[i].detail);
+	free(v);
+}
+
+void coco_tdx_update_steps_free(struct coco_tdx_update_step *v, size_t n)
+{
+	for (size_t i = 0; v && i < n; i++)
+		free(v[i].detail);
+	free(v);
 }

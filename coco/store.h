@@ -1,6 +1,7 @@
 /* The state store: one SQLite database in the state directory (WAL). This module owns all SQL;
  * services call these functions and never see a statement. */
 #pragma once
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -91,3 +92,44 @@ int coco_store_cert_list(struct coco_store *s, const char *product, struct coco_
 int coco_store_cert_delete(struct coco_store *s, const struct coco_cert_key *key);
 void coco_cert_record_clear(struct coco_cert_record *rec);
 void coco_cert_records_free(struct coco_cert_record *recs, size_t n);
+
+/* The TDX module update journal (tdxd/update.c). A row is created 'running' at preflight;
+ * every step is appended (before and after what it names); finish sets the final state. A
+ * row still 'running' at start-up is what a kill -9 left: tdxd reconciles it. */
+enum coco_tdx_update_state {
+	COCO_TDX_UPDATE_RUNNING,
+	COCO_TDX_UPDATE_SUCCEEDED,
+	COCO_TDX_UPDATE_FAILED,	 /* the old module still runs (or the outcome is unknown) */
+	COCO_TDX_UPDATE_REFUSED, /* preflight said no: nothing was written to sysfs */
+	COCO_TDX_UPDATE_LOST,	 /* no module: reboot required */
+};
+#define COCO_TDX_UPDATE_LIST_MAX 1000
+struct coco_tdx_update {
+	char id[37];
+	char op_id[37]; /* "" when not started through an operation */
+	char from_version[24], target[24];
+	enum coco_tdx_update_state state;
+	char step[64]; /* the last step journaled ("done" when finished) */
+	char *detail;
+	int64_t started, finished; /* finished 0 while running */
+};
+struct coco_tdx_update_step {
+	char step[64];
+	char *detail;
+	int64_t at;
+};
+const char *coco_tdx_update_state_name(enum coco_tdx_update_state st);
+int coco_store_tdx_update_begin(struct coco_store *s, const char *op_id, const char *from,
+				const char *target, const char *detail, char ret_id[static 37]);
+/* -ENOENT unless the update is running. */
+int coco_store_tdx_update_step(struct coco_store *s, const char *id, const char *step,
+			       const char *detail);
+int coco_store_tdx_update_finish(struct coco_store *s, const char *id,
+				 enum coco_tdx_update_state state, const char *detail);
+/* Newest first, at most limit (0 = COCO_TDX_UPDATE_LIST_MAX). */
+int coco_store_tdx_update_list(struct coco_store *s, bool running_only, size_t limit,
+			       struct coco_tdx_update **ret, size_t *ret_n);
+int coco_store_tdx_update_steps(struct coco_store *s, const char *id,
+				struct coco_tdx_update_step **ret, size_t *ret_n);
+void coco_tdx_updates_free(struct coco_tdx_update *v, size_t n);
+void coco_tdx_update_steps_free(struct coco_tdx_update_step *v, size_t n);

@@ -2,10 +2,8 @@
 #include "coco/tdx/select.h"
 
 #include <dirent.h>
-#include <fcntl.h>
 #include <openssl/sha.h>
 #include <stdarg.h>
-#include <sys/stat.h>
 
 #include "coco/util.h"
 
@@ -19,40 +17,22 @@ int tdx_module_file_name_version(const char *name, struct tdx_version *ret)
 	return tdx_version_parse(name + lp, n - lp - ls, ret) < 0 ? -EINVAL : 0;
 }
 
-/* Read a regular file under dir (no symlink-to-device surprises: O_NOFOLLOW is not wanted,
- * operators link releases in; but it must be a regular file of bounded size). */
+/* A regular file under dir of at most TDX_BLOB_MAX_SIZE bytes. */
 static int read_blob(const char *dir, const char *name, uint8_t **ret, size_t *ret_len,
 		     char *err, size_t errlen)
 {
 	char path[4096];
 	if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir, name) >= sizeof(path))
 		return set_error(err, errlen, -ENAMETOOLONG, "path too long");
-	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-	if (fd < 0)
-		return set_error(err, errlen, -errno, "cannot open: %s", strerror(errno));
-	struct stat st;
-	if (fstat(fd, &st) < 0)
-		return set_error(err, errlen, -errno, "cannot stat: %s", strerror(errno));
-	if (!S_ISREG(st.st_mode))
-		return set_error(err, errlen, -EINVAL, "not a regular file");
-	if (st.st_size > (off_t)TDX_BLOB_MAX_SIZE)
-		return set_error(err, errlen, -EFBIG, "%lld bytes, over the %u-byte limit",
-				 (long long)st.st_size, TDX_BLOB_MAX_SIZE);
-	size_t len = (size_t)st.st_size;
-	_cleanup_free_ uint8_t *buf = malloc(len ? len : 1);
-	if (!buf)
-		return -ENOMEM;
-	size_t got = 0;
-	while (got < len) {
-		ssize_t k = read(fd, buf + got, len - got);
-		if (k < 0 && errno == EINTR)
-			continue;
-		if (k <= 0)
-			return set_error(err, errlen, -EIO, "short read");
-		got += (size_t)k;
-	}
-	*ret = TAKE_PTR(buf);
-	*ret_len = len;
+	char *buf;
+	int r = read_file_max(path, TDX_BLOB_MAX_SIZE, &buf, ret_len);
+	if (r == -EFBIG)
+		return set_error(err, errlen, r, "over the %u-byte limit", TDX_BLOB_MAX_SIZE);
+	if (r == -EINVAL)
+		return set_error(err, errlen, r, "not a regular file");
+	if (r < 0)
+		return set_error(err, errlen, r, "cannot read: %s", strerror(-r));
+	*ret = (uint8_t *)buf;
 	return 0;
 }
 

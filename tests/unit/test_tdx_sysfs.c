@@ -20,6 +20,7 @@
 #include "hv/emul/tdx_module.h"
 #include "hv/tdx.h"
 #include "tests/check_main.h"
+#include "tests/tdx_td.h"
 
 /* ---------------------------------------------------------------- parsers */
 
@@ -212,18 +213,6 @@ static uint8_t *image(uint16_t major, uint16_t minor, uint16_t update, size_t *n
 	return v2;
 }
 
-static uint32_t finalized_td(struct emul_tdx_module *m)
-{
-	struct emul_td_params p = {.attributes = 0x10000000, .xfam = 0xe7};
-	uint32_t td;
-	uint8_t page[4096] = {1, 2, 3};
-	ck_assert_int_eq(emul_tdx_td_create(m, &p, &td), 0);
-	ck_assert_int_eq(emul_tdx_td_page_add(m, td, 0xfffff000, page), 0);
-	ck_assert_int_eq(emul_tdx_td_mr_extend(m, td, 0xfffff000), 0);
-	ck_assert_int_eq(emul_tdx_td_finalize(m, td), 0);
-	return td;
-}
-
 struct progress {
 	enum hv_fw_status seen[16];
 	int n;
@@ -316,7 +305,7 @@ START_TEST(successful_update_preserves_tds)
 {
 	struct host h;
 	host_up(&h, 3, false);
-	uint32_t td = finalized_td(h.mod);
+	uint32_t td = test_finalized_td(h.mod);
 	uint8_t mrtd[48], after[48];
 	ck_assert_int_eq(emul_tdx_td_mrtd(h.mod, td, mrtd), 0);
 
@@ -407,7 +396,7 @@ START_TEST(firmware_invalid_refused)
 {
 	struct host h;
 	host_up(&h, 3, false);
-	uint32_t td = finalized_td(h.mod);
+	uint32_t td = test_finalized_td(h.mod);
 	/* Intel's v1 blob as shipped: the kernel accepts 0x200 only. */
 	struct tdx_blobgen_params p = {.major = 1, .minor = 5, .update = 8, .module_pages = 16};
 	uint8_t *v1 = NULL;
@@ -465,7 +454,7 @@ START_TEST(failure_after_shutdown_loses_module)
 {
 	struct host h;
 	host_up(&h, 3, false);
-	uint32_t td = finalized_td(h.mod);
+	uint32_t td = test_finalized_td(h.mod);
 	size_t n;
 	uint8_t *img = image(1, 5, 8, &n);
 	struct emul_tdx_kernel_fault f = {.module_step = EMUL_TDX_STEP_INSTALL};
@@ -491,7 +480,7 @@ START_TEST(hw_error_at_programming)
 {
 	struct host h;
 	host_up(&h, 3, false);
-	uint32_t td = finalized_td(h.mod);
+	uint32_t td = test_finalized_td(h.mod);
 	size_t n;
 	uint8_t *img = image(1, 5, 8, &n);
 	struct emul_tdx_kernel_fault f = {.at = HV_FW_PROGRAMMING, .code = HV_FW_ERR_HW_ERROR,
@@ -512,7 +501,7 @@ START_TEST(unchecked_preconditions_lose_module)
 	 * module, P-SEAMLDR fails after the shutdown and the module is gone. */
 	struct host h;
 	host_up(&h, 0, false);
-	uint32_t td = finalized_td(h.mod);
+	uint32_t td = test_finalized_td(h.mod);
 	size_t n;
 	uint8_t *img = image(1, 5, 8, &n);
 	upload_expect_error(&h, img, n);
@@ -521,7 +510,7 @@ START_TEST(unchecked_preconditions_lose_module)
 	host_down(&h);
 
 	host_up(&h, 3, false);
-	td = finalized_td(h.mod);
+	td = test_finalized_td(h.mod);
 	img = image(2, 0, 8, &n);
 	upload_expect_error(&h, img, n);
 	expect_lost(&h, td);
@@ -609,7 +598,7 @@ START_TEST(cpus_offline)
 	ck_assert_uint_eq(s.cpus_missing, 2);
 	ck_assert_int_eq(emul_tdx_kernel_set_cpu_online(h.kern, 8, false), -EINVAL);
 	/* The kernel no longer refuses: P-SEAMLDR misses CPUs and the module is lost. */
-	uint32_t td = finalized_td(h.mod);
+	uint32_t td = test_finalized_td(h.mod);
 	size_t n;
 	uint8_t *img = image(1, 5, 8, &n);
 	upload_expect_error(&h, img, n);
