@@ -188,6 +188,7 @@ enum api_match api_route_match(const char *method, const char *path, struct api_
 		if (streq(api_routes[i].method, method)) {
 			for (size_t c = 0; c < ncap; c++)
 				rq->captures[c] = caps[c];
+			rq->route = &api_routes[i];
 			*ret_idx = i;
 			return API_MATCH_OK;
 		}
@@ -205,4 +206,10 @@ void svc_reply_clear(const struct svc_req *req, struct svc_reply *reply)
 {
 	if (req->op == SVC_OPERATION_GET && reply->status == SVC_OK)
 		coco_operation_clear(&reply->operation);
+	if (svc_op_is_doc(req->op)) {
+		json_object_put(reply->doc.json);
+		free(reply->doc.bytes);
+		reply->doc.json = NULL;
+		reply->doc.bytes = NULL;
+	}
 }

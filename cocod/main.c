@@ -375,9 +375,8 @@ int main(int argc, char **argv)
 		api_auth_free(auth);
 		goto out;
 	}
-	/* One worker: measurements run in order, off the loop, and own the measurement cache. */
-	if ((r = coco_workq_new(d.loop, 1, 64, &d.svc.measure_q)) < 0) {
-		log_err("work queue: %s", strerror(-r));
+	if ((r = svc_start(&d.svc, d.loop, err, sizeof(err))) < 0) {
+		log_err("%s", err);
 		api_auth_free(auth);
 		goto out;
 	}
@@ -406,10 +405,9 @@ int main(int argc, char **argv)
 out:
 	/* Finish queued work first: its completions resume suspended connections, and MHD must
 	 * not be stopped while any is suspended. */
-	if (d.svc.measure_q)
-		coco_workq_drain(d.svc.measure_q);
+	svc_drain(&d.svc);
 	api_server_free(d.api);
-	coco_workq_free(d.svc.measure_q);
+	svc_stop(&d.svc);
 	if (d.sigfd >= 0)
 		close(d.sigfd);
 	if (d.wdfd >= 0)
