@@ -51,6 +51,7 @@ enum svc_status {
 	SVC_E_INTERNAL,    /* 500 */
 	SVC_E_NOT_SUPPORTED, /* 501: this host or kernel does not offer it */
 	SVC_E_FIRMWARE,    /* 502: the firmware refused; detail names the status code */
+	SVC_E_UPSTREAM,    /* 502: an upstream service (AMD KDS) failed; detail says how */
 };
 
 /* The input of a document op. Everything is borrowed and stays valid until the reply is

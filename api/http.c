@@ -141,6 +141,9 @@ void api_problem_from_svc(struct api_response *rs, const struct svc_reply *reply
 	case SVC_E_FIRMWARE:
 		api_problem(rs, 502, "firmware-error", "Firmware error", "%s", reply->detail);
 		return;
+	case SVC_E_UPSTREAM:
+		api_problem(rs, 502, "upstream-error", "Upstream error", "%s", reply->detail);
+		return;
 	case SVC_E_INTERNAL: break;
 	}
 	api_problem(rs, 500, "internal", "Internal error", "%s",

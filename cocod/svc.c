@@ -6,6 +6,7 @@
 #include "coco/util.h"
 #include "hv/sev.h"
 #include "hv/uapi/sev_compat.h"
+#include "sevd/certfile.h"
 #include "version.h"
 
 void svc_reply_error(struct svc_reply *r, enum svc_status st, const char *fmt, ...)
@@ -193,8 +194,17 @@ static void snp_platform_change(struct svc *s, const struct svc_req *q, struct s
 		svc_reply_error(r, SVC_E_INTERNAL, "journal: %s", strerror(-e));
 		return;
 	}
+	/* VMMs must not hand out the old table while the TCB changes under it. */
+	struct certfile_lock lock;
+	char lerr[256];
+	if ((e = svc_snp_table_lock(s, &lock, lerr, sizeof(lerr))) < 0) {
+		svc_reply_error(r, SVC_E_UNAVAILABLE, "%s", lerr);
+		coco_store_op_update(s->store, id, COCO_OP_FAILED, 100, r->detail, NULL);
+		return;
+	}
 	fw = 0;
 	e = commit ? hv_sev_snp_commit(sev, &fw) : hv_sev_snp_set_config(sev, tcb, mid, mkey, &fw);
+	svc_snp_after_change(s, &lock);
 	if (e < 0) {
 		svc_reply_sev_error(r, commit ? "SNP_COMMIT" : "SNP_SET_CONFIG",
 				commit ? SNP_COMMIT : SNP_SET_CONFIG, e, fw);
@@ -410,6 +420,7 @@ static void doc_work(void *arg)
 static void doc_done(void *arg)
 {
 	struct doc_job *j = arg;
+	svc_snp_loop_sync(j->svc);
 	j->complete(j->userdata);
 	free(j);
 }

@@ -55,6 +55,14 @@ int svc_snp_start(struct svc *s, char *err, size_t errlen);
 void svc_snp_stop(struct svc *s);
 bool svc_snp_is_slow(enum svc_op op);
 void svc_snp_dispatch(struct svc *s, const struct svc_req *q, struct svc_reply *r);
+/* Loop thread: hand a table rebuilt on a worker to the VMM socket. */
+void svc_snp_loop_sync(struct svc *s);
+/* Around a firmware change that alters what the table must say (SNP_COMMIT, SNP_SET_CONFIG):
+ * take the table's exclusive lock (l->fd -1 when there is no table file), and afterwards
+ * rebuild the table under it, release it, and fetch what the new TCB needs. */
+struct certfile_lock;
+int svc_snp_table_lock(struct svc *s, struct certfile_lock *l, char *err, size_t errlen);
+void svc_snp_after_change(struct svc *s, struct certfile_lock *l);
 
 void svc_dispatch(void *ctx, const struct svc_req *req, struct svc_reply *reply);
 int svc_dispatch_async(void *ctx, const struct svc_req *req, struct svc_reply *reply,
