@@ -133,3 +133,18 @@ int coco_store_tdx_update_steps(struct coco_store *s, const char *id,
 				struct coco_tdx_update_step **ret, size_t *ret_n);
 void coco_tdx_updates_free(struct coco_tdx_update *v, size_t n);
 void coco_tdx_update_steps_free(struct coco_tdx_update_step *v, size_t n);
+/* The VLEK hashstick that was loaded with SNP_VLEK_LOAD, kept (in the 0600 store) to load it
+ * again after a restart or a firmware reset. At most one. The bytes are a secret: never log
+ * them. */
+struct coco_vlek_record {
+	uint8_t hashstick[432];
+	uint64_t tcb; /* the TCB the hashstick was issued for */
+	char product[COCO_CERT_PRODUCT_MAX + 1];
+	int64_t loaded_at;
+	char actor[128];
+};
+int coco_store_vlek_put(struct coco_store *s, const struct coco_vlek_record *rec);
+/* -ENOENT when none is kept. */
+int coco_store_vlek_get(struct coco_store *s, struct coco_vlek_record *ret);
+/* -ENOENT when none was kept. */
+int coco_store_vlek_delete(struct coco_store *s);
