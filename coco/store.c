@@ -776,6 +776,8 @@ void coco_tdx_update_steps_free(struct coco_tdx_update_step *v, size_t n)
 	for (size_t i = 0; v && i < n; i++)
 		free(v[i].detail);
 	free(v);
+}
+
 int coco_store_vlek_put(struct coco_store *s, const struct coco_vlek_record *rec)
 {
 	if (!rec || !rec->product[0] || !rec->actor[0])
