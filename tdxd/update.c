@@ -461,23 +461,61 @@ static void sleep_ms(unsigned ms)
 		;
 }
 
-/* The upload attempts under the exclusive gate. */
+static void gate_refused(struct run *x, int r)
+{
+	struct tdxd_update_report *rep = x->rep;
+	char detail[1024];
+	check(rep, TDXD_CHECK_GATE, "%s",
+	      r == -ETIMEDOUT ? "TD builds/migrations still in flight at the gate timeout"
+	      : r == -ENXIO   ? "closed: the module is lost"
+			      : "another update holds the gate");
+	refusal_message(rep, detail, sizeof(detail));
+	journal(x, "gate", "%s", rep->checks[TDXD_CHECK_GATE].detail);
+	finish(x, COCO_TDX_UPDATE_REFUSED, TDXD_UPDATE_REFUSED, "%s", detail);
+}
+
+/* The upload attempts. Each holds the TD-launch gate exclusive for its upload window only:
+ * from just after the upload-start journal entry to the first version read after the kernel
+ * is done (a lost module closes the gate before it is released); journaling the verdict, the
+ * post-check and device-busy pauses happen outside it. */
 static void upload(struct run *x, const uint8_t *image, size_t len)
 {
 	struct tdxd_updater *u = x->u;
 	struct tdxd_update_report *rep = x->rep;
+	if (!journal(x, "gate", "waiting for TD builds and migrations to leave (at most %u ms)",
+		     u->cfg.gate_timeout_ms))
+		return;
 	for (;;) {
+		/* journaled before the gate is taken, so that the write is not in the window */
 		rep->attempts++;
-		if (!journal(x, "upload-start", "attempt %u, %zu bytes", rep->attempts, len))
+		bool go = journal(x, "upload-start", "attempt %u, %zu bytes", rep->attempts, len);
+		int r = tdxd_gate_enter_exclusive(u->gate, u->cfg.gate_timeout_ms);
+		if (r < 0) {
+			if (go)
+				gate_refused(x, r);
 			return;
-		struct hv_tdx_upload_options o = u->cfg.upload;
-		o.progress = on_upload_progress;
-		o.userdata = x;
-		x->last_status = HV_FW_IDLE;
+		}
+		PASS(rep, TDXD_CHECK_GATE);
 		struct hv_tdx_upload_result res;
-		uint64_t t0 = now_ns();
-		int r = hv_tdx_upload(u->tdx, image, len, &o, &res);
-		rep->upload_ns += now_ns() - t0;
+		struct tdx_version v;
+		int vr = 0;
+		if (go) {
+			struct hv_tdx_upload_options o = u->cfg.upload;
+			o.progress = on_upload_progress;
+			o.userdata = x;
+			x->last_status = HV_FW_IDLE;
+			uint64_t t0 = now_ns();
+			r = hv_tdx_upload(u->tdx, image, len, &o, &res);
+			rep->upload_ns += now_ns() - t0;
+			if ((vr = hv_tdx_module_version(u->tdx, &v)) == -ENXIO)
+				mark_lost(u);
+		}
+		tdxd_gate_leave_exclusive(u->gate);
+		struct tdxd_gate_stats gs;
+		tdxd_gate_stats(u->gate, &gs);
+		rep->gate_hold_ns += gs.last_exclusive_hold_ns;
+		if (!go)
+			return;
 		if (r == -ETIMEDOUT) {
 			if (!journal(x, "upload-end", "no verdict within the timeout"))
 				return;
@@ -501,12 +539,7 @@ static void upload(struct run *x, const uint8_t *image, size_t len)
 		if (!journal(x, "upload-end", "%s after %llu ms", said,
 			     (unsigned long long)res.elapsed_ms))
 			return;
-		if (res.error.failed && res.error.code == HV_FW_ERR_DEVICE_BUSY) {
-			struct tdx_version v;
-			if (hv_tdx_module_version(u->tdx, &v) == -ENXIO) {
-				settle(x, said, false);
-				return;
-			}
+		if (res.error.failed && res.error.code == HV_FW_ERR_DEVICE_BUSY && vr != -ENXIO) {
 			if (rep->attempts > u->cfg.busy_retries) {
 				finish(x, COCO_TDX_UPDATE_FAILED, TDXD_UPDATE_BUSY,
 				       "device busy after %u attempt(s): the module refused to shut "
@@ -576,24 +609,7 @@ int tdxd_update_run(struct tdxd_updater *u, const struct tdxd_update_request *rq
 		goto out;
 	if (progress)
 		progress(userdata, "gate", HV_FW_IDLE, 0);
-	r = tdxd_gate_enter_exclusive(u->gate, u->cfg.gate_timeout_ms);
-	if (r < 0) {
-		check(&rep, TDXD_CHECK_GATE, "%s",
-		      r == -ETIMEDOUT ? "TD builds/migrations still in flight at the gate timeout"
-		      : r == -ENXIO   ? "closed: the module is lost"
-				      : "another update holds the gate");
-		refusal_message(&rep, detail, sizeof(detail));
-		journal(&x, "gate", "%s", rep.checks[TDXD_CHECK_GATE].detail);
-		finish(&x, COCO_TDX_UPDATE_REFUSED, TDXD_UPDATE_REFUSED, "%s", detail);
-		goto out;
-	}
-	PASS(&rep, TDXD_CHECK_GATE);
-	if (journal(&x, "gate", "exclusive: no TD build or migration in flight"))
-		upload(&x, image, image_len);
-	tdxd_gate_leave_exclusive(u->gate);
-	struct tdxd_gate_stats gs;
-	tdxd_gate_stats(u->gate, &gs);
-	rep.gate_hold_ns = gs.last_exclusive_hold_ns; /* as the gate measured it */
+	upload(&x, image, image_len);
 out:
 	rep.total_ns = now_ns() - t0;
 	if (x.crashed)
