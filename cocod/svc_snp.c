@@ -58,6 +58,7 @@ struct svc_snp {
 	int64_t last_fetch_at;
 	char last_fetch_error[512];
 	bool fetch_queued;
+	bool fetch_again; /* asked while one was queued: the platform may have changed since */
 };
 
 /* ---- certificate sources ---- */
@@ -262,13 +263,19 @@ static void fetch_work(void *arg)
 		log_warn("certificates: %s", err);
 }
 
+static void schedule_fetch(struct svc *s);
+
 static void fetch_done(void *arg)
 {
 	struct svc *s = arg;
 	pthread_mutex_lock(&s->snp->mu);
 	s->snp->fetch_queued = false;
+	bool again = s->snp->fetch_again;
+	s->snp->fetch_again = false;
 	pthread_mutex_unlock(&s->snp->mu);
 	svc_snp_loop_sync(s);
+	if (again)
+		schedule_fetch(s);
 }
 
 /* Loop thread. */
@@ -278,6 +285,8 @@ static void schedule_fetch(struct svc *s)
 	pthread_mutex_lock(&n->mu);
 	bool queued = n->fetch_queued;
 	n->fetch_queued = true;
+	if (queued)
+		n->fetch_again = true;
 	pthread_mutex_unlock(&n->mu);
 	if (queued)
 		return;
