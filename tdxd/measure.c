@@ -233,7 +233,7 @@ static int do_rtmr(const struct args *a)
 		if (a->json) {
 			printf("%s{\"index\":%u,\"value\":\"%s\"", i ? "," : "", i, hex);
 			if (a->have_rtmr[i])
-				printf(",\"expected\":\"%s\",\"first_divergent_seq\":%ld",
+				printf(",\"comparison\":\"%s\",\"first_divergent_seq\":%ld",
 				       verdict, bad >= 0 ? (long)l.ev[bad].seq : -1L);
 			printf("}");
 			continue;
