@@ -1,8 +1,12 @@
 # tests/unit/tdx.cmake: Check suites of the hv tdx area (as the foreach in tests/CMakeLists.txt).
-foreach(t tdx_blob tdx_sysfs tdx_emul)
+foreach(t tdx_blob tdx_sysfs tdx_emul tdx_measure)
   add_executable(test_${t} unit/test_${t}.c)
   target_link_libraries(test_${t} PRIVATE hv PkgConfig::CHECK)
   target_compile_definitions(test_${t} PRIVATE SOURCE_DIR="${CMAKE_SOURCE_DIR}")
   add_test(NAME unit-${t} COMMAND test_${t})
   set_tests_properties(unit-${t} PROPERTIES TIMEOUT 120)
 endforeach()
+# The synthetic TDVF images and event logs of test_tdx_measure, as files (tests/data/tdx/README,
+# bench/tdx-measure).
+add_executable(tdvf-synth tdvf_synth.c)
+target_link_libraries(tdvf-synth PRIVATE cocopure)
