@@ -37,6 +37,7 @@ bench:
 	@bash scripts/install-deps --bench
 	bash bench/run
 	bash bench/measure
+	bash bench/tdx-measure
 	bash bench/vmmsock
 	bash bench/tdx_update
 

@@ -84,6 +84,20 @@ static int load_curl(struct cli *cli)
 int cli_request(struct cli *cli, const char *method, const char *path, const char *body,
 		long *ret_status, json_object **ret_body)
 {
+	char *data = NULL;
+	size_t len = 0;
+	int r = cli_request_raw(cli, method, path, body ? "application/json" : NULL, body,
+				body ? strlen(body) : 0, ret_status, &data, &len);
+	if (r == 0)
+		*ret_body = data ? json_tokener_parse(data) : NULL;
+	free(data);
+	return r;
+}
+
+int cli_request_raw(struct cli *cli, const char *method, const char *path,
+		    const char *content_type, const void *body, size_t body_len, long *ret_status,
+		    char **ret_data, size_t *ret_len)
+{
 	if (load_curl(cli) < 0)
 		return -ENOENT;
 	CURL *h = lc.easy_init();
@@ -103,8 +117,11 @@ int cli_request(struct cli *cli, const char *method, const char *path, const cha
 	lc.easy_setopt(h, CURLOPT_TIMEOUT, 300L);
 	lc.easy_setopt(h, CURLOPT_USERAGENT, cli->prog);
 	if (body) {
-		hdrs = lc.slist_append(hdrs, "Content-Type: application/json");
+		char ct[128];
+		snprintf(ct, sizeof(ct), "Content-Type: %s", content_type);
+		hdrs = lc.slist_append(hdrs, ct);
 		lc.easy_setopt(h, CURLOPT_POSTFIELDS, body);
+		lc.easy_setopt(h, CURLOPT_POSTFIELDSIZE, (long)body_len);
 		lc.easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
 	}
 	CURLcode rc = lc.easy_perform(h);
@@ -125,7 +142,9 @@ int cli_request(struct cli *cli, const char *method, const char *path, const cha
 		r = -EIO;
 	} else {
 		lc.easy_getinfo(h, CURLINFO_RESPONSE_CODE, ret_status);
-		*ret_body = b.data ? json_tokener_parse(b.data) : NULL;
+		*ret_data = b.data;
+		*ret_len = b.len;
+		b.data = NULL;
 	}
 	free(b.data);
 	lc.slist_free_all(hdrs);

@@ -28,6 +28,11 @@ int cli_main(const char *prog, const char *description, const struct cli_command
  * JSON (NULL for non-JSON bodies). Transport failures return -errno and print why. */
 int cli_request(struct cli *cli, const char *method, const char *path, const char *body,
 		long *ret_status, json_object **ret_body);
+/* The same with any body (content_type) and the raw response: *ret_data is malloc'd and
+ * NUL-terminated (NULL when empty), *ret_len its length without the NUL. */
+int cli_request_raw(struct cli *cli, const char *method, const char *path,
+		    const char *content_type, const void *body, size_t body_len, long *ret_status,
+		    char **ret_data, size_t *ret_len);
 /* Print a problem+json (or any error body) as "prog: title: detail". */
 void cli_print_problem(struct cli *cli, long status, json_object *body);
 /* Common per-subcommand option parsing: --json and --help; returns -1 on a bad option,

@@ -476,6 +476,7 @@ int svc_start(struct svc *s, struct coco_loop *loop, char *err, size_t errlen)
 
 void svc_drain(struct svc *s)
 {
+	svc_snp_cancel(s); /* KDS retries must not hold shutdown up */
 	if (s->measure_q)
 		coco_workq_drain(s->measure_q);
 	if (s->work_q)

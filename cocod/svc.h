@@ -55,6 +55,8 @@ int svc_snp_start(struct svc *s, char *err, size_t errlen);
 void svc_snp_stop(struct svc *s);
 bool svc_snp_is_slow(enum svc_op op);
 void svc_snp_dispatch(struct svc *s, const struct svc_req *q, struct svc_reply *r);
+/* Shutdown: make running KDS fetches end now. */
+void svc_snp_cancel(struct svc *s);
 /* Loop thread: hand a table rebuilt on a worker to the VMM socket. */
 void svc_snp_loop_sync(struct svc *s);
 /* Around a firmware change that alters what the table must say (SNP_COMMIT, SNP_SET_CONFIG):

@@ -3,7 +3,9 @@
  *
  * Threads: builds that may fetch run on the work queue; everything that touches the VMM
  * socket runs on the loop thread (svc_snp_loop_sync after each job). `mu` guards the served
- * table; `build_mu` serialises builds so two never race to publish. */
+ * table. Builds are not serialised (a fetch may take minutes; the loop thread's cache-only
+ * builds must not wait for it): each takes a generation number when it starts, and a build
+ * never replaces the table of a build that started after it. */
 #include <errno.h>
 #include <grp.h>
 #include <openssl/err.h>
@@ -44,9 +46,9 @@ struct svc_snp {
 	X509 *trusted[1];
 	struct certmgr_params params;
 	struct vmmsock *vmm;
-	pthread_mutex_t build_mu;
 
 	pthread_mutex_t mu; /* the fields below */
+	uint64_t gen, published_gen;
 	uint8_t *blob;      /* served table */
 	size_t len;
 	bool vmm_dirty; /* blob replaced off the loop thread: the socket still has the old */
@@ -58,6 +60,7 @@ struct svc_snp {
 	int64_t last_fetch_at;
 	char last_fetch_error[512];
 	bool fetch_queued;
+	bool fetch_again; /* asked while one was queued: the platform may have changed since */
 };
 
 /* ---- certificate sources ---- */
@@ -161,12 +164,12 @@ static bool same_platform(const struct certmgr_platform *a, const struct certmgr
  * (a failed fetch must not take away a complete cached chain). Writes the file (under the
  * lock, or under `held` when the caller holds it), and the socket when on the loop thread.
  * Takes t->blob. */
-static void publish(struct svc_snp *n, const struct certmgr_platform *plat,
+static void publish(struct svc_snp *n, uint64_t gen, const struct certmgr_platform *plat,
 		    struct certmgr_table *t, bool complete, bool on_loop, struct certfile_lock *held)
 {
 	pthread_mutex_lock(&n->mu);
 	bool same = n->blob && same_platform(&n->served_for, plat);
-	if (same && n->served_complete && !complete) {
+	if (gen < n->published_gen || (same && n->served_complete && !complete)) {
 		pthread_mutex_unlock(&n->mu);
 		certmgr_table_clear(t);
 		return;
@@ -178,6 +181,7 @@ static void publish(struct svc_snp *n, const struct certmgr_platform *plat,
 	t->blob = NULL;
 	n->served_for = *plat;
 	n->served_complete = complete;
+	n->published_gen = gen;
 	n->n_entries = t->n_entries;
 	snprintf(n->missing, sizeof(n->missing), "%s", t->missing);
 	n->built_at = now_unix();
@@ -224,7 +228,9 @@ static int rebuild(struct svc *s, enum certmgr_mode mode, bool on_loop, struct c
 	int r = read_platform(s, &plat, err, errlen);
 	if (r < 0)
 		return r;
-	pthread_mutex_lock(&n->build_mu);
+	pthread_mutex_lock(&n->mu);
+	uint64_t gen = ++n->gen;
+	pthread_mutex_unlock(&n->mu);
 	struct certmgr_table t;
 	r = certmgr_build(&n->params, &plat, mode, &t, err, errlen);
 	if (mode != CERTMGR_CACHE_ONLY) {
@@ -239,7 +245,7 @@ static int rebuild(struct svc *s, enum certmgr_mode mode, bool on_loop, struct c
 			*out_info = t;
 			out_info->blob = NULL;
 		}
-		publish(n, &plat, &t, r == 0, on_loop, held);
+		publish(n, gen, &plat, &t, r == 0, on_loop, held);
 	} else if (out_info) {
 		*out_info = t;
 		out_info->blob = NULL;
@@ -247,7 +253,6 @@ static int rebuild(struct svc *s, enum certmgr_mode mode, bool on_loop, struct c
 	} else {
 		certmgr_table_clear(&t);
 	}
-	pthread_mutex_unlock(&n->build_mu);
 	return r;
 }
 
@@ -262,13 +267,19 @@ static void fetch_work(void *arg)
 		log_warn("certificates: %s", err);
 }
 
+static void schedule_fetch(struct svc *s);
+
 static void fetch_done(void *arg)
 {
 	struct svc *s = arg;
 	pthread_mutex_lock(&s->snp->mu);
 	s->snp->fetch_queued = false;
+	bool again = s->snp->fetch_again;
+	s->snp->fetch_again = false;
 	pthread_mutex_unlock(&s->snp->mu);
 	svc_snp_loop_sync(s);
+	if (again)
+		schedule_fetch(s);
 }
 
 /* Loop thread. */
@@ -278,6 +289,8 @@ static void schedule_fetch(struct svc *s)
 	pthread_mutex_lock(&n->mu);
 	bool queued = n->fetch_queued;
 	n->fetch_queued = true;
+	if (queued)
+		n->fetch_again = true;
 	pthread_mutex_unlock(&n->mu);
 	if (queued)
 		return;
@@ -389,7 +402,6 @@ int svc_snp_start(struct svc *s, char *err, size_t errlen)
 	s->snp = n;
 	n->svc = s;
 	pthread_mutex_init(&n->mu, NULL);
-	pthread_mutex_init(&n->build_mu, NULL);
 	const struct coco_config *c = s->config;
 	n->product = hv_platform_snp_product(s->platform);
 	int eno = 0;
@@ -496,6 +508,12 @@ int svc_snp_start(struct svc *s, char *err, size_t errlen)
 	return 0;
 }
 
+void svc_snp_cancel(struct svc *s)
+{
+	if (s->snp && s->snp->kds)
+		kds_client_cancel(s->snp->kds);
+}
+
 void svc_snp_stop(struct svc *s)
 {
 	struct svc_snp *n = s->snp;
@@ -505,7 +523,6 @@ void svc_snp_stop(struct svc *s)
 	kds_client_free(n->kds);
 	free(n->blob);
 	pthread_mutex_destroy(&n->mu);
-	pthread_mutex_destroy(&n->build_mu);
 	free(n);
 	s->snp = NULL;
 }

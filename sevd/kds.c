@@ -142,7 +142,27 @@ struct kds_client {
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
 	struct inflight *inflight[KDS_INFLIGHT_MAX];
+	bool cancelled; /* under lock; also read unlocked (atomically) by transfers */
 };
+
+static bool cancelled(struct kds_client *c)
+{
+	return __atomic_load_n(&c->cancelled, __ATOMIC_ACQUIRE);
+}
+
+void kds_client_cancel(struct kds_client *c)
+{
+	pthread_mutex_lock(&c->lock);
+	__atomic_store_n(&c->cancelled, true, __ATOMIC_RELEASE);
+	pthread_cond_broadcast(&c->cond);
+	pthread_mutex_unlock(&c->lock);
+}
+
+static int on_xferinfo(void *ud, curl_off_t dt, curl_off_t dn, curl_off_t ut, curl_off_t un)
+{
+	(void)dt, (void)dn, (void)ut, (void)un;
+	return cancelled(ud) ? 1 : 0; /* nonzero aborts the transfer */
+}
 
 void kds_options_default(struct kds_options *ret)
 {
@@ -258,12 +278,16 @@ static size_t on_header(char *p, size_t size, size_t nitems, void *ud)
 }
 
 /* Runs one GET. Returns the CURLcode; *ret_status the HTTP status (0 when none). */
-static CURLcode attempt_run(const struct kds_options *o, const char *url, uint32_t timeout_ms,
+static CURLcode attempt_run(struct kds_client *c, const char *url, uint32_t timeout_ms,
 			    struct attempt *a, long *ret_status, char *curlerr)
 {
+	const struct kds_options *o = &c->o;
 	CURL *h = curl_easy_init();
 	if (!h)
 		return CURLE_OUT_OF_MEMORY;
+	curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
+	curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, on_xferinfo);
+	curl_easy_setopt(h, CURLOPT_XFERINFODATA, c);
 	uint32_t connect = o->connect_timeout_ms < timeout_ms ? o->connect_timeout_ms : timeout_ms;
 	curl_easy_setopt(h, CURLOPT_URL, url);
 	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
@@ -312,11 +336,21 @@ static uint64_t backoff_ms(const struct kds_options *o, unsigned n)
 	return cap ? random_u64() % (cap + 1) : 0;
 }
 
-static void sleep_ms(uint64_t ms)
+/* Sleep ms, or less when the client is cancelled (-ECANCELED). */
+static int wait_ms(struct kds_client *c, uint64_t ms)
 {
-	struct timespec ts = {.tv_sec = (time_t)(ms / 1000), .tv_nsec = (long)(ms % 1000) * 1000000};
-	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-		;
+	struct timespec until; /* c->cond runs on CLOCK_MONOTONIC */
+	clock_gettime(CLOCK_MONOTONIC, &until);
+	uint64_t ns = (uint64_t)until.tv_nsec + (ms % 1000) * 1000000ull;
+	until.tv_sec += (time_t)(ms / 1000 + ns / 1000000000ull);
+	until.tv_nsec = (long)(ns % 1000000000ull);
+	pthread_mutex_lock(&c->lock);
+	int w = 0;
+	while (!c->cancelled && w != ETIMEDOUT)
+		w = pthread_cond_timedwait(&c->cond, &c->lock, &until);
+	bool cxl = c->cancelled;
+	pthread_mutex_unlock(&c->lock);
+	return cxl ? -ECANCELED : 0;
 }
 
 static void fmt_delay(uint64_t ms, char *out, size_t n)
@@ -404,7 +438,13 @@ static int fetch_uncoalesced(struct kds_client *c, const char *url, kds_validate
 		a.has_retry_after = false;
 		char curlerr[CURL_ERROR_SIZE];
 		long status = 0;
-		CURLcode cc = attempt_run(o, url, tmo, &a, &status, curlerr);
+		if (cancelled(c))
+			return set_error(err, errlen, -ECANCELED, "KDS %s: cancelled (shutting down)",
+					 url);
+		CURLcode cc = attempt_run(c, url, tmo, &a, &status, curlerr);
+		if (cc == CURLE_ABORTED_BY_CALLBACK)
+			return set_error(err, errlen, -ECANCELED, "KDS %s: cancelled (shutting down)",
+					 url);
 
 		int r;
 		bool retry_after_applies = false;
@@ -480,7 +520,9 @@ static int fetch_uncoalesced(struct kds_client *c, const char *url, kds_validate
 		char d[32];
 		fmt_delay(delay, d, sizeof(d));
 		progress(o, "%s: retrying in %s (attempt %u/%u)", what, d, n + 1, o->max_attempts);
-		sleep_ms(delay);
+		if (wait_ms(c, delay) < 0)
+			return set_error(err, errlen, -ECANCELED, "KDS %s: cancelled (shutting down)",
+					 url);
 	}
 }
 

@@ -78,6 +78,9 @@ struct kds_client;
 int kds_client_new(const struct kds_options *opts, struct kds_client **ret);
 /* No fetch may be running. */
 void kds_client_free(struct kds_client *c);
+/* Make running and later fetches end soon with -ECANCELED (shutdown): transfers abort, backoff
+ * waits end. Irreversible. */
+void kds_client_cancel(struct kds_client *c);
 const char *kds_client_base_url(const struct kds_client *c);
 
 /* GET url. On 200 the body goes through validate (required); only a body it accepts is
@@ -87,7 +90,7 @@ const char *kds_client_base_url(const struct kds_client *c);
  *   -ENOENT 404, -EINVAL other 4xx (not retried), -EBADMSG validation failed (not retried),
  *   -EFBIG a 200 body above max_body (not retried), -EPROTO another status (1xx/3xx; redirects
  *   are not followed), -EAGAIN 429/503 still refused after the bounds, -EIO other 5xx or
- *   transport errors after the bounds, -ETIMEDOUT attempt timeouts after the bounds, -ENOMEM.
+ *   transport errors after the bounds, -ETIMEDOUT attempt timeouts after the bounds, -ECANCELED after kds_client_cancel(), -ENOMEM.
  * Retries stop at max_attempts, or as soon as the next wait would end past total_timeout_ms
  * (the error is then the last attempt's, its message naming the bound). */
 int kds_fetch(struct kds_client *c, const char *url, kds_validate_fn validate, void *ud,

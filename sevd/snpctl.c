@@ -105,6 +105,10 @@ static const struct cli_command commands[] = {
 	 snpctl_config_usage, snpctl_config},
 	{"key-digest", "print an ID or author key's digest as attestation reports show it",
 	 snpctl_key_digest_usage, snpctl_key_digest},
+	{"certs", "the certificate cache and the GHCB table guests get (show, fetch, export...)",
+	 snpctl_certs_usage, snpctl_certs},
+	{"vlek", "load, show or forget the VLEK hashstick (SNP_VLEK_LOAD)", snpctl_vlek_usage,
+	 snpctl_vlek},
 };
 
 int main(int argc, char **argv)

@@ -12,3 +12,7 @@ extern const char snpctl_config_usage[];
 int snpctl_config(struct cli *cli, int argc, char **argv);
 extern const char snpctl_commit_usage[];
 int snpctl_commit(struct cli *cli, const struct cli_command *cmd, int argc, char **argv);
+extern const char snpctl_certs_usage[];
+int snpctl_certs(struct cli *cli, int argc, char **argv);
+extern const char snpctl_vlek_usage[];
+int snpctl_vlek(struct cli *cli, int argc, char **argv);

@@ -1,9 +1,7 @@
 /* hv/emul/tdx_module.c: the emulated TDX module's TD build (MRTD), TD reports, and the
  * P-SEAMLDR update rules, called directly (test_tdx_sysfs.c drives them through sysfs).
  * Expected MRTDs are computed here a second time with OpenSSL over records written out in the
- * test; the Debian OVMF known answer is ../shared/testdata/README.md's (three independent
- * implementations agree on it), reproduced by building that firmware's TD through the
- * emulated SEAMCALLs. */
+ * test. */
 #include <errno.h>
 #include <openssl/evp.h>
 #include <openssl/sha.h>
@@ -11,13 +9,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "coco/guid.h"
-#include "coco/ovmf.h"
 #include "coco/tdx/blob.h"
 #include "coco/tdx/blobgen.h"
 #include "coco/util.h"
 #include "hv/emul/tdx_module.h"
 #include "tests/check_main.h"
+#include "tests/tdx_mrtd_ref.h"
 
 static struct emul_tdx_module *module_with(uint32_t remaining)
 {
@@ -26,15 +23,6 @@ static struct emul_tdx_module *module_with(uint32_t remaining)
 	struct emul_tdx_module *m = NULL;
 	ck_assert_int_eq(emul_tdx_module_new(&c, &m), 0);
 	return m;
-}
-
-/* The MRTD records, spelled out independently of the module. */
-static void rec(EVP_MD_CTX *c, const char *tag, uint64_t gpa)
-{
-	uint8_t r[128] = {0};
-	memcpy(r, tag, strlen(tag));
-	memcpy(r + 16, &gpa, 8); /* x86-64: little-endian */
-	EVP_DigestUpdate(c, r, sizeof(r));
 }
 
 START_TEST(mrtd_synthetic)
@@ -51,20 +39,20 @@ START_TEST(mrtd_synthetic)
 	EVP_DigestInit_ex(c, EVP_sha384(), NULL);
 	/* page 0: add, extend all 16 chunks (single-pass, upstream KVM order) */
 	ck_assert_int_eq(emul_tdx_td_page_add(m, td, 0xffc00000, pg[0]), 0);
-	rec(c, "MEM.PAGE.ADD", 0xffc00000);
+	tdx_ref_record(c, "MEM.PAGE.ADD", 0xffc00000);
 	for (uint64_t off = 0; off < 4096; off += 256) {
 		ck_assert_int_eq(emul_tdx_td_mr_extend(m, td, 0xffc00000 + off), 0);
-		rec(c, "MR.EXTEND", 0xffc00000 + off);
+		tdx_ref_record(c, "MR.EXTEND", 0xffc00000 + off);
 		EVP_DigestUpdate(c, pg[0] + off, 256);
 	}
 	/* page 1: added, not extended (a TempMem-like page) */
 	ck_assert_int_eq(emul_tdx_td_page_add(m, td, 0x800000, pg[1]), 0);
-	rec(c, "MEM.PAGE.ADD", 0x800000);
+	tdx_ref_record(c, "MEM.PAGE.ADD", 0x800000);
 	/* page 2: added, one chunk extended later */
 	ck_assert_int_eq(emul_tdx_td_page_add(m, td, 0x1000, pg[2]), 0);
-	rec(c, "MEM.PAGE.ADD", 0x1000);
+	tdx_ref_record(c, "MEM.PAGE.ADD", 0x1000);
 	ck_assert_int_eq(emul_tdx_td_mr_extend(m, td, 0x1000 + 0x300), 0);
-	rec(c, "MR.EXTEND", 0x1300);
+	tdx_ref_record(c, "MR.EXTEND", 0x1300);
 	EVP_DigestUpdate(c, pg[2] + 0x300, 256);
 	uint8_t want[48], got[48];
 	EVP_DigestFinal_ex(c, want, NULL);
@@ -347,94 +335,9 @@ START_TEST(boot_from_blob)
 }
 END_TEST
 
-/* ---------------------------------------------------------------- Debian OVMF */
-
-/* TDVF metadata (edk2 OvmfPkg, "TDX Metadata"): GUIDed-table entry
- * e47a6535-984a-4798-865e-4685a7bf8ec2 holds a u32 offset from the end of the image to the
- * "TDVF" descriptor {u32 signature, length, version, count} and count sections of
- * {u32 data_offset, raw_size; u64 gpa, mem_size; u32 type, attributes}; attribute bit 0
- * MR.EXTEND, bit 1 PAGE.AUG (not added at build). A minimal reader for this cross-check only:
- * the real one belongs to the TDX measurement work. */
-#define TDVF_GUID COCO_GUID(0xe47a6535, 0x984a, 0x4798, 0x86, 0x5e, 0x46, 0x85, 0xa7, 0xbf, 0x8e, 0xc2)
-
-static uint32_t u32at(const uint8_t *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
-START_TEST(debian_ovmf_known_mrtd)
-{
-	const char *path = "/usr/share/ovmf/OVMF.fd";
-	char *img = NULL;
-	size_t n = 0;
-	if (read_file_max(path, 64u << 20, &img, &n) < 0) {
-		fprintf(stderr, "SKIP debian_ovmf_known_mrtd: %s not installed\n", path);
-		return;
-	}
-	uint8_t sha[32], want_sha[32];
-	SHA256((uint8_t *)img, n, sha);
-	static const char *hex = "7b456907dd0786d415999e801a1ac4637b8ed4d7cf5378cfc6edbe5e574dd773";
-	for (int i = 0; i < 32; i++)
-		sscanf(hex + 2 * i, "%2hhx", &want_sha[i]);
-	if (memcmp(sha, want_sha, 32) != 0) {
-		fprintf(stderr, "SKIP debian_ovmf_known_mrtd: not the 2022.11-6+deb12u2 OVMF.fd\n");
-		free(img);
-		return;
-	}
-	const uint8_t *d = (const uint8_t *)img;
-	struct ovmf *o = calloc(1, sizeof(*o));
-	char err[256];
-	ck_assert_int_eq(ovmf_parse(d, n, o, err, sizeof(err)), 0);
-	const struct ovmf_table_entry *e = ovmf_find(o, TDVF_GUID);
-	ck_assert_ptr_nonnull(e);
-	ck_assert_uint_ge(e->len, 4);
-	uint32_t off = u32at(d + e->offset);
-	ck_assert_uint_le(off, n);
-	size_t desc = n - off;
-	ck_assert_uint_le(desc + 16, n);
-	ck_assert_mem_eq(d + desc, "TDVF", 4);
-	uint32_t count = u32at(d + desc + 12);
-	ck_assert_uint_le(count, 32);
-	ck_assert_uint_le(desc + 16 + 32 * (size_t)count, n);
-
-	struct emul_tdx_module *m = module_with(0);
-	struct emul_td_params p = {0};
-	uint32_t td;
-	ck_assert_int_eq(emul_tdx_td_create(m, &p, &td), 0);
-	uint8_t *page = malloc(4096);
-	for (uint32_t s = 0; s < count; s++) {
-		const uint8_t *sec = d + desc + 16 + 32 * (size_t)s;
-		uint32_t data_off = u32at(sec), raw = u32at(sec + 4);
-		uint64_t gpa = u32at(sec + 8) | (uint64_t)u32at(sec + 12) << 32;
-		uint64_t size = u32at(sec + 16) | (uint64_t)u32at(sec + 20) << 32;
-		uint32_t attr = u32at(sec + 28);
-		ck_assert_uint_le((uint64_t)data_off + raw, n);
-		if (attr & 2)
-			continue; /* PAGE.AUG: accepted by the guest later, not measured */
-		for (uint64_t a = 0; a < size; a += 4096) {
-			memset(page, 0, 4096);
-			if (a < raw)
-				memcpy(page, d + data_off + a, raw - a < 4096 ? raw - a : 4096);
-			ck_assert_int_eq(emul_tdx_td_page_add(m, td, gpa + a, page), 0);
-			if (attr & 1)
-				for (uint64_t c = 0; c < 4096; c += 256)
-					ck_assert_int_eq(emul_tdx_td_mr_extend(m, td, gpa + a + c),
-							 0);
-		}
-	}
-	ck_assert_int_eq(emul_tdx_td_finalize(m, td), 0);
-	uint8_t mrtd[48];
-	ck_assert_int_eq(emul_tdx_td_mrtd(m, td, mrtd), 0);
-	char got[97];
-	hex_encode(mrtd, 48, got);
-	ck_assert_str_eq(got, "4c7206f0f483c524f12c366c711e9049030a8d47c471ee5aa9c4999a08de4057"
-			      "fb887fed0744d5631a212967fb231c47");
-	free(page);
-	emul_tdx_module_free(m);
-	free(o);
-	free(img);
-}
-END_TEST
+/* The Debian OVMF known answer, built through these SEAMCALLs, is in test_tdx_measure.c
+ * (debian_ovmf): the TDVF metadata reader is coco/tdx/tdvf.c, and the offline MRTD must equal the
+ * emulated module's. */
 
 int main(void)
 {
@@ -448,7 +351,6 @@ int main(void)
 	tcase_add_test(tc, busy_before_shutdown);
 	tcase_add_test(tc, after_shutdown_failures);
 	tcase_add_test(tc, boot_from_blob);
-	tcase_add_test(tc, debian_ovmf_known_mrtd);
 	suite_add_tcase(s, tc);
 	return run_suite(s);
 }
