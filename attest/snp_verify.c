@@ -110,6 +110,15 @@ static bool check_chain(const struct snp_verify_input *in, enum snp_product prod
 	return false;
 }
 
+static void snp_tcb_str(enum snp_product product, const struct snp_tcb *t, char *buf, size_t n)
+{
+	int o = 0;
+	if (product == SNP_PRODUCT_TURIN)
+		o = snprintf(buf, n, "fmc=%u ", t->fmc);
+	snprintf(buf + o, n - (size_t)o, "bl=%u tee=%u snp=%u ucode=%u", t->bootloader, t->tee,
+		 t->snp, t->microcode);
+}
+
 /* amd_vek_check answers for productName, hwID and the SPLs in that order; its message names
  * the first mismatch. */
 static void check_vek(const struct amd_vek_ext *ext, enum snp_product product,
@@ -153,7 +162,7 @@ static void check_vek(const struct amd_vek_ext *ext, enum snp_product product,
 		attest_add(res, "vek.hwid", failed == 1 ? ATTEST_FAILED : ATTEST_PASSED,
 			   hex(rep->chip_id, hlen, a), NULL, "%s",
 			   failed == 1 ? err : "hwID == CHIP_ID");
-	if (failed == 1 && !ext->vlek)
+	if (failed != 0 && !ext->vlek && res->n)
 		snprintf(res->checks[res->n - 1].actual, ATTEST_VALUE_MAX, "%s",
 			 hex(ext->hwid, ext->hwid_len < hlen ? ext->hwid_len : hlen, a));
 	if (failed < 2) {
@@ -161,10 +170,8 @@ static void check_vek(const struct amd_vek_ext *ext, enum snp_product product,
 		return;
 	}
 	char want[80], have[80];
-	snprintf(want, sizeof(want), "fmc=%u bl=%u tee=%u snp=%u ucode=%u", tcb.fmc, tcb.bootloader,
-		 tcb.tee, tcb.snp, tcb.microcode);
-	snprintf(have, sizeof(have), "fmc=%u bl=%u tee=%u snp=%u ucode=%u", ext->tcb.fmc,
-		 ext->tcb.bootloader, ext->tcb.tee, ext->tcb.snp, ext->tcb.microcode);
+	snp_tcb_str(product, &tcb, want, sizeof(want));
+	snp_tcb_str(product, &ext->tcb, have, sizeof(have));
 	attest_add(res, "vek.tcb", failed == 2 ? ATTEST_FAILED : ATTEST_PASSED, want, have, "%s",
 		   failed == 2 ? err : "certificate SPLs == REPORTED_TCB");
 }

@@ -48,3 +48,5 @@ int64_t now_unix(void);
 int uuid_v4(char ret[static 37]);
 /* Lowercase hex of n bytes into out (2n+1 bytes). */
 void hex_encode(const uint8_t *in, size_t n, char *out);
+/* Exactly n bytes as 2n hex digits (either case); -EINVAL otherwise, out untouched. */
+int hex_decode_exact(const char *s, uint8_t *out, size_t n);

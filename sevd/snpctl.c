@@ -105,6 +105,10 @@ static const struct cli_command commands[] = {
 	 snpctl_config_usage, snpctl_config},
 	{"key-digest", "print an ID or author key's digest as attestation reports show it",
 	 snpctl_key_digest_usage, snpctl_key_digest},
+	{"verify", "verify an attestation report and its certificates (offline)",
+	 snpctl_verify_usage, snpctl_verify},
+	{"report", "show an attestation report's fields (offline): report show FILE",
+	 snpctl_report_usage, snpctl_report},
 };
 
 int main(int argc, char **argv)

@@ -12,3 +12,7 @@ extern const char snpctl_config_usage[];
 int snpctl_config(struct cli *cli, int argc, char **argv);
 extern const char snpctl_commit_usage[];
 int snpctl_commit(struct cli *cli, const struct cli_command *cmd, int argc, char **argv);
+extern const char snpctl_verify_usage[];
+int snpctl_verify(struct cli *cli, int argc, char **argv);
+extern const char snpctl_report_usage[];
+int snpctl_report(struct cli *cli, int argc, char **argv);

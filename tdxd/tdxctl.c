@@ -1,6 +1,7 @@
 /* tdxctl: the host operator's Intel TDX tool. Talks to cocod over its Unix socket. */
 #include "api/cli_status.h"
 #include "coco/util.h"
+#include "tdxd/tdxctl.h"
 
 static const char status_usage[] =
 	"Usage: tdxctl [--socket PATH] status [--json]\n"
@@ -58,6 +59,9 @@ static int cmd_status(struct cli *cli, int argc, char **argv)
 
 static const struct cli_command commands[] = {
 	{"status", "show the host's TDX state", status_usage, cmd_status},
+	{"quote", "show a TD quote or TDREPORT and check reference values (offline): quote show "
+		  "FILE",
+	 tdxctl_quote_usage, tdxctl_quote},
 };
 
 int main(int argc, char **argv)
