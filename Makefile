@@ -38,6 +38,7 @@ bench:
 	bash bench/run
 	bash bench/measure
 	bash bench/vmmsock
+	bash bench/attest
 
 fuzz:
 	@bash scripts/install-deps --fuzz
