@@ -4,6 +4,7 @@
 #pragma once
 #include <stdbool.h>
 #include <stdint.h>
+#include <json-c/json.h>
 
 #include "coco/config.h"
 #include "coco/snp/measure.h"
@@ -20,6 +21,25 @@ enum svc_op {
 	SVC_TDX_MODULE_GET,   /* TDX module, P-SEAMLDR, update interface, CPUs */
 	SVC_SNP_CONFIG_SET,   /* SNP_SET_CONFIG: reported TCB, chip id / key masking */
 	SVC_SNP_COMMIT,       /* SNP_COMMIT: commit the running firmware (no rollback) */
+
+	/* Document ops: the request is req.doc, the reply reply.doc (a JSON document or bytes
+	 * the service renders itself). Each service area keeps its own block of numbers. */
+	SVC_DOC_FIRST = 100,
+	/* sevd: certificates and VLEK (cocod/svc_snp.c) */
+	SVC_SNP_CERTS_LIST = SVC_DOC_FIRST, /* GET /v1/snp/certs */
+	SVC_SNP_CERTS_TABLE,                /* GET /v1/snp/certs/table: the GHCB blob */
+	SVC_SNP_CERTS_REFRESH,              /* POST /v1/snp/certs/refresh (slow: KDS) */
+	SVC_SNP_CERTS_IMPORT,               /* POST /v1/snp/certs: offline import */
+	SVC_SNP_VLEK_LOAD,                  /* POST /v1/snp/vlek */
+	SVC_SNP_VLEK_GET,                   /* GET /v1/snp/vlek */
+	SVC_SNP_VLEK_DELETE,                /* DELETE /v1/snp/vlek */
+	/* tdxd: module update (cocod/svc_tdx.c) */
+	SVC_TDX_FIRST = SVC_DOC_FIRST + 100,
+	/* attest: verification and evidence (cocod/svc_attest.c) */
+	SVC_ATTEST_FIRST = SVC_DOC_FIRST + 200,
+	/* guests (cocod/svc_guest.c) */
+	SVC_GUEST_FIRST = SVC_DOC_FIRST + 300,
+	SVC_DOC_LAST = SVC_DOC_FIRST + 399,
 };
 
 enum svc_status {
@@ -31,7 +51,27 @@ enum svc_status {
 	SVC_E_INTERNAL,    /* 500 */
 	SVC_E_NOT_SUPPORTED, /* 501: this host or kernel does not offer it */
 	SVC_E_FIRMWARE,    /* 502: the firmware refused; detail names the status code */
+	SVC_E_UPSTREAM,    /* 502: an upstream service (AMD KDS) failed; detail says how */
 };
+
+/* The input of a document op. Everything is borrowed and stays valid until the reply is
+ * rendered, also when the op runs on a worker thread. */
+#define SVC_DOC_MAX_ARGS 8
+struct svc_doc_req {
+	json_object *json;    /* the body parsed as one JSON object, or NULL */
+	const uint8_t *bytes; /* the raw body when it is not JSON (octet-stream), or NULL */
+	size_t len;
+	const char *content_type; /* of the body, or NULL */
+	const char *id;           /* the route's {id} capture, or NULL */
+	struct {
+		char name[32];
+		char value[160];
+	} args[SVC_DOC_MAX_ARGS]; /* query parameters, copied */
+	size_t n_args;
+	char idempotency_key[80]; /* the Idempotency-Key header, or "" */
+};
+/* A query parameter's value, or NULL. */
+const char *svc_doc_arg(const struct svc_doc_req *d, const char *name);
 
 struct svc_req {
 	enum svc_op op;
@@ -61,6 +101,7 @@ struct svc_req {
 			enum snp_vmm_type vmm;
 			uint64_t vars_size;
 		} snp_measure;
+		struct svc_doc_req doc;
 	};
 };
 
@@ -139,6 +180,18 @@ struct svc_tdx_module {
 	bool cpus_known;
 };
 
+/* The output of a document op: one of json or bytes (both owned, freed by svc_reply_clear). A
+ * failed op sets reply.status and detail as usual, and may set retry_after. */
+struct svc_doc {
+	json_object *json;
+	uint8_t *bytes; /* malloc'd */
+	size_t len;
+	char content_type[64]; /* for bytes; "" = application/octet-stream */
+	unsigned http_status;  /* 0 = 200 */
+	char location[192];    /* Location header, or "" */
+	unsigned retry_after;  /* seconds, or 0 */
+};
+
 struct svc_reply {
 	enum svc_status status;
 	char detail[512]; /* human-readable reason for a non-OK status */
@@ -151,6 +204,7 @@ struct svc_reply {
 		struct svc_snp_measurement snp_measurement;
 		struct svc_snp_platform snp_platform;
 		struct svc_tdx_module tdx_module;
+		struct svc_doc doc;
 	};
 };
 
@@ -161,4 +215,8 @@ typedef void (*svc_dispatch_fn)(void *ctx, const struct svc_req *req, struct svc
 typedef int (*svc_dispatch_async_fn)(void *ctx, const struct svc_req *req, struct svc_reply *reply,
 				     void (*complete)(void *userdata), void *userdata);
 
+static inline bool svc_op_is_doc(enum svc_op op)
+{
+	return op >= SVC_DOC_FIRST && op <= SVC_DOC_LAST;
+}
 void svc_reply_clear(const struct svc_req *req, struct svc_reply *reply);

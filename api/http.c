@@ -141,6 +141,9 @@ void api_problem_from_svc(struct api_response *rs, const struct svc_reply *reply
 	case SVC_E_FIRMWARE:
 		api_problem(rs, 502, "firmware-error", "Firmware error", "%s", reply->detail);
 		return;
+	case SVC_E_UPSTREAM:
+		api_problem(rs, 502, "upstream-error", "Upstream error", "%s", reply->detail);
+		return;
 	case SVC_E_INTERNAL: break;
 	}
 	api_problem(rs, 500, "internal", "Internal error", "%s",
@@ -188,6 +191,7 @@ enum api_match api_route_match(const char *method, const char *path, struct api_
 		if (streq(api_routes[i].method, method)) {
 			for (size_t c = 0; c < ncap; c++)
 				rq->captures[c] = caps[c];
+			rq->route = &api_routes[i];
 			*ret_idx = i;
 			return API_MATCH_OK;
 		}
@@ -205,4 +209,10 @@ void svc_reply_clear(const struct svc_req *req, struct svc_reply *reply)
 {
 	if (req->op == SVC_OPERATION_GET && reply->status == SVC_OK)
 		coco_operation_clear(&reply->operation);
+	if (svc_op_is_doc(req->op)) {
+		json_object_put(reply->doc.json);
+		free(reply->doc.bytes);
+		reply->doc.json = NULL;
+		reply->doc.bytes = NULL;
+	}
 }

@@ -11,6 +11,8 @@
 #define API_MAX_CAPTURES 4
 #define API_MAX_HEADERS 4
 
+struct api_route;
+
 struct api_request {
 	const char *method;
 	const char *path;
@@ -21,6 +23,15 @@ struct api_request {
 	const char *actor;
 	const char *captures[API_MAX_CAPTURES];
 	char capture_buf[256];
+	const struct api_route *route; /* set by api_route_match */
+	/* Query parameters and the Idempotency-Key header, copied in by the server. */
+	struct {
+		char name[32];
+		char value[160];
+	} args[SVC_DOC_MAX_ARGS];
+	size_t n_args;
+	bool args_truncated; /* more parameters, or longer ones, than fit */
+	char idempotency_key[80];
 };
 
 struct api_response {
@@ -69,7 +80,24 @@ struct api_route {
 	api_handler_fn handler;  /* synchronous routes */
 	api_prepare_fn prepare;  /* asynchronous routes: prepare + render */
 	api_render_fn render;
+	enum svc_op op;          /* document routes (API_DOC_ROUTE) */
+	unsigned body;           /* API_BODY_*: what a document route accepts */
 };
+
+/* What a document route accepts as its body. */
+#define API_BODY_NONE 0u
+#define API_BODY_JSON 1u  /* one JSON object */
+#define API_BODY_BYTES 2u /* application/octet-stream */
+#define API_BODY_OPTIONAL 4u
+
+/* A route whose request and reply are documents the service handles itself (svc_doc_req in,
+ * svc_doc out); the service decides whether it runs at once or on a worker. */
+bool api_doc_prepare(const struct api_env *env, struct api_request *rq, struct api_response *rs,
+		     struct api_async *a);
+void api_doc_render(const struct api_env *env, struct api_async *a, struct api_response *rs);
+#define API_DOC_ROUTE(m, pat, r, o, b)                                                           \
+	{.method = (m), .pattern = (pat), .role = (r), .prepare = api_doc_prepare,                 \
+	 .render = api_doc_render, .op = (o), .body = (b)}
 
 extern const struct api_route api_routes[];
 extern const size_t api_n_routes;

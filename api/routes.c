@@ -390,5 +390,16 @@ const struct api_route api_routes[] = {
 	 .handler = api_post_snp_commit},
 	{.method = "POST", .pattern = "/v1/snp/measurements", .role = COCO_ROLE_READER,
 	 .prepare = api_snp_measurement_prepare, .render = api_snp_measurement_render},
+	API_DOC_ROUTE("GET", "/v1/snp/certs", COCO_ROLE_READER, SVC_SNP_CERTS_LIST, API_BODY_NONE),
+	API_DOC_ROUTE("POST", "/v1/snp/certs", COCO_ROLE_ADMIN, SVC_SNP_CERTS_IMPORT, API_BODY_JSON),
+	API_DOC_ROUTE("GET", "/v1/snp/certs/table", COCO_ROLE_READER, SVC_SNP_CERTS_TABLE,
+		      API_BODY_NONE),
+	API_DOC_ROUTE("POST", "/v1/snp/certs/refresh", COCO_ROLE_OPERATOR, SVC_SNP_CERTS_REFRESH,
+		      API_BODY_JSON | API_BODY_OPTIONAL),
+	API_DOC_ROUTE("GET", "/v1/snp/vlek", COCO_ROLE_READER, SVC_SNP_VLEK_GET, API_BODY_NONE),
+	API_DOC_ROUTE("POST", "/v1/snp/vlek", COCO_ROLE_ADMIN, SVC_SNP_VLEK_LOAD,
+		      API_BODY_JSON | API_BODY_BYTES),
+	API_DOC_ROUTE("DELETE", "/v1/snp/vlek", COCO_ROLE_ADMIN, SVC_SNP_VLEK_DELETE,
+		      API_BODY_NONE),
 };
 const size_t api_n_routes = ARRAY_SIZE(api_routes);

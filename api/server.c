@@ -195,6 +195,24 @@ static void async_complete(void *userdata)
 	run_listener(li); /* may complete and free rc */
 }
 
+static enum MHD_Result collect_arg(void *cls, enum MHD_ValueKind kind, const char *key,
+				   const char *value)
+{
+	(void)kind;
+	struct api_request *rq = cls;
+	if (!value)
+		value = "";
+	if (rq->n_args >= SVC_DOC_MAX_ARGS || strlen(key) >= sizeof(rq->args[0].name) ||
+	    strlen(value) >= sizeof(rq->args[0].value)) {
+		rq->args_truncated = true;
+		return MHD_YES;
+	}
+	memcpy(rq->args[rq->n_args].name, key, strlen(key) + 1);
+	memcpy(rq->args[rq->n_args].value, value, strlen(value) + 1);
+	rq->n_args++;
+	return MHD_YES;
+}
+
 static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *url,
 			      const char *method, const char *version, const char *upload_data,
 			      size_t *upload_data_size, void **req_cls)
@@ -258,6 +276,15 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 	/* Who is asking. */
 	struct api_request rq = {
 	    .method = method, .path = url, .body = rc->body, .body_len = rc->len};
+	MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, collect_arg, &rq);
+	const char *idem = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Idempotency-Key");
+	if (idem && strlen(idem) < sizeof(rq.idempotency_key))
+		memcpy(rq.idempotency_key, idem, strlen(idem) + 1);
+	else if (idem) {
+		api_problem(&rs, 400, "invalid-header", "Invalid header",
+			    "Idempotency-Key is longer than %zu bytes", sizeof(rq.idempotency_key) - 1);
+		return queue(s, c, rc, &rs);
+	}
 	char actor[320] = "anonymous", why[256] = "";
 	enum coco_role role = COCO_ROLE_NONE;
 	enum cred_result cred = CRED_NONE;

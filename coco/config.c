@@ -129,7 +129,9 @@ enum key_id {
 	K_PLATFORM, K_STATE_DIR, K_LISTEN_UNIX, K_LISTEN_UNIX_MODE, K_LISTEN_UNIX_GROUP,
 	K_LISTEN_TCP, K_TLS_CERT, K_TLS_KEY, K_TLS_CLIENT_CA, K_TOKEN_FILE, K_KDS_BASE_URL,
 	K_LOG_LEVEL, K_API_MAX_BODY, K_API_MAX_CONNECTIONS, K_UNIX_DEFAULT_ROLE, K_UNIX_ROLE,
-	K_TLS_SUBJECT_ROLE, K_IMAGE_DIR, K_COUNT,
+	K_TLS_SUBJECT_ROLE, K_IMAGE_DIR, K_SNP_CERT_TABLE, K_VMM_SOCKET, K_VMM_SOCKET_GROUP,
+	K_SNP_TRUST_EMULATED_ROOT, K_SNP_CERT_CRL, K_KDS_TIMEOUT, K_KDS_ATTEMPTS, K_SNP_VLEK_CERT,
+	K_COUNT,
 };
 
 static const struct {
@@ -154,7 +156,27 @@ static const struct {
 	[K_UNIX_ROLE] = {"unix_role", true},
 	[K_TLS_SUBJECT_ROLE] = {"tls_subject_role", true},
 	[K_IMAGE_DIR] = {"image_dir", true},
+	[K_SNP_CERT_TABLE] = {"snp_cert_table", false},
+	[K_VMM_SOCKET] = {"vmm_socket", false},
+	[K_VMM_SOCKET_GROUP] = {"vmm_socket_group", false},
+	[K_SNP_TRUST_EMULATED_ROOT] = {"snp_trust_emulated_root", false},
+	[K_SNP_CERT_CRL] = {"snp_cert_crl", false},
+	[K_KDS_TIMEOUT] = {"kds_timeout", false},
+	[K_KDS_ATTEMPTS] = {"kds_attempts", false},
+	[K_SNP_VLEK_CERT] = {"snp_vlek_cert", false},
 };
+
+static int set_bool(struct parse_ctx *p, unsigned line, const char *key, bool *field,
+		    const char *v)
+{
+	if (streq(v, "yes") || streq(v, "true") || streq(v, "1"))
+		*field = true;
+	else if (streq(v, "no") || streq(v, "false") || streq(v, "0"))
+		*field = false;
+	else
+		return fail(p, line, key, -EINVAL, "'%s' is not yes or no", v);
+	return 0;
+}
 
 static int set_str(char **field, const char *v)
 {
@@ -296,6 +318,8 @@ static int apply_key(struct parse_ctx *p, unsigned line, enum key_id k, char *v,
 	case K_TLS_CLIENT_CA: return set_path(p, line, key, &c->tls_client_ca, v, false);
 	case K_TOKEN_FILE: return set_path(p, line, key, &c->token_file, v, false);
 	case K_KDS_BASE_URL: {
+		if (streq(v, "emulated")) /* the emulated platform's own KDS, in process */
+			return set_str(&c->kds_base_url, v);
 		size_t scheme = strncmp(v, "https://", 8) == 0 ? 8
 				: strncmp(v, "http://", 7) == 0 ? 7
 								: 0;
@@ -357,6 +381,29 @@ static int apply_key(struct parse_ctx *p, unsigned line, enum key_id k, char *v,
 		c->image_dirs[c->n_image_dirs++] = d;
 		return 0;
 	}
+	case K_SNP_CERT_TABLE: return set_path(p, line, key, &c->snp_cert_table, v, true);
+	case K_VMM_SOCKET: return set_path(p, line, key, &c->vmm_socket, v, true);
+	case K_VMM_SOCKET_GROUP:
+		if (!*v)
+			return fail(p, line, key, -EINVAL, "empty group");
+		if (parse_uint(v, UINT32_MAX - 1, &n) < 0 && !getgrnam(v))
+			return fail(p, line, key, -ENOENT, "unknown group '%s'", v);
+		return set_str(&c->vmm_socket_group, v);
+	case K_SNP_TRUST_EMULATED_ROOT:
+		return set_bool(p, line, key, &c->snp_trust_emulated_root, v);
+	case K_SNP_CERT_CRL: return set_bool(p, line, key, &c->snp_cert_crl, v);
+	case K_KDS_TIMEOUT:
+		if (parse_uint(v, 3600, &n) < 0 || n < 1)
+			return fail(p, line, key, -EINVAL, "'%s' is not a number of seconds in 1..3600",
+				    v);
+		c->kds_timeout_s = (unsigned)n;
+		return 0;
+	case K_KDS_ATTEMPTS:
+		if (parse_uint(v, 20, &n) < 0 || n < 1)
+			return fail(p, line, key, -EINVAL, "'%s' is not a count in 1..20", v);
+		c->kds_attempts = (unsigned)n;
+		return 0;
+	case K_SNP_VLEK_CERT: return set_path(p, line, key, &c->snp_vlek_cert, v, false);
 	case K_COUNT: break;
 	}
 	return -EINVAL;
@@ -392,6 +439,12 @@ static int validate(struct parse_ctx *p, struct coco_config *c)
 			return fail(p, LINE(K_LISTEN_TCP), "listen_tcp", -EINVAL,
 				    "plain HTTP is only allowed on loopback; set tls_cert and tls_key");
 	}
+	if (c->snp_trust_emulated_root && c->platform != COCO_PLATFORM_EMULATED)
+		return fail(p, LINE(K_SNP_TRUST_EMULATED_ROOT), "snp_trust_emulated_root", -EINVAL,
+			    "only with platform = emulated (its root is not AMD's)");
+	if (streq(c->kds_base_url, "emulated") && c->platform != COCO_PLATFORM_EMULATED)
+		return fail(p, LINE(K_KDS_BASE_URL), "kds_base_url", -EINVAL,
+			    "'emulated' (the emulated platform's KDS) needs platform = emulated");
 	if (c->listen_tcp && !c->token_file && !c->tls_client_ca)
 		return fail(p, LINE(K_LISTEN_TCP), "listen_tcp", -EINVAL,
 			    "TCP clients need credentials: set token_file or tls_client_ca");
@@ -417,6 +470,8 @@ static struct coco_config *config_new_defaults(const char *name)
 	c->api_max_body = 1u << 20;
 	c->api_max_connections = 256;
 	c->unix_default_role = COCO_ROLE_READER;
+	c->kds_timeout_s = 120;
+	c->kds_attempts = 5;
 	return c;
 }
 
@@ -515,6 +570,10 @@ void coco_config_free(struct coco_config *c)
 	free(c->tls_client_ca);
 	free(c->token_file);
 	free(c->kds_base_url);
+	free(c->snp_cert_table);
+	free(c->vmm_socket);
+	free(c->vmm_socket_group);
+	free(c->snp_vlek_cert);
 	free(c->unix_roles);
 	for (size_t i = 0; i < c->n_subject_roles; i++)
 		free(c->subject_roles[i].subject);

@@ -36,7 +36,17 @@ struct coco_config {
 	char *listen_tcp;        /* NULL: no TCP listener; "host:port" or "[v6]:port" */
 	char *tls_cert, *tls_key, *tls_client_ca;
 	char *token_file;
-	char *kds_base_url;
+	char *kds_base_url;  /* "emulated": the emulated platform's KDS, in process */
+	unsigned kds_timeout_s; /* all attempts of one fetch */
+	unsigned kds_attempts;
+	/* The GHCB certificate table file VMMs read (NULL: <state_dir>/snp-cert-table.bin;
+	 * "": none), the VMM socket (NULL or "": none) and the group allowed on it. */
+	char *snp_cert_table;
+	char *vmm_socket;
+	char *vmm_socket_group;
+	bool snp_trust_emulated_root; /* emulated platform only */
+	bool snp_cert_crl;            /* put the ARK's CRL in the table */
+	char *snp_vlek_cert;          /* the VLEK certificate (PEM/DER) from the CSP */
 	int log_level;
 	size_t api_max_body;
 	unsigned api_max_connections;

@@ -43,6 +43,14 @@ static const char *const migrations[] = {
 	"  fetched_at INTEGER NOT NULL,"
 	"  not_after INTEGER NOT NULL,"
 	"  PRIMARY KEY (product, hwid, tcb, kind));",
+	/* 3: the loaded VLEK's wrapped hashstick (at most one), reloaded at start. */
+	"CREATE TABLE snp_vlek ("
+	"  id INTEGER PRIMARY KEY CHECK (id = 1),"
+	"  hashstick BLOB NOT NULL CHECK (length(hashstick) = 432),"
+	"  tcb INTEGER NOT NULL,"
+	"  product TEXT NOT NULL,"
+	"  loaded_at INTEGER NOT NULL,"
+	"  actor TEXT NOT NULL);",
 };
 
 int coco_store_latest_schema(void) { return (int)ARRAY_SIZE(migrations); }
@@ -153,6 +161,14 @@ int coco_store_open(const char *state_dir, struct coco_store **ret, char *err, s
 			 s->db ? sqlite3_errmsg(s->db) : "out of memory");
 		coco_store_close(s);
 		return -EIO;
+	}
+	/* The store holds secrets (the VLEK hashstick): owner only, whatever the umask was. The
+	 * -wal and -shm files take the database file's mode. */
+	if (chmod(path, 0600) < 0) {
+		int e = errno;
+		snprintf(err, errlen, "cannot chmod %s: %s", path, strerror(e));
+		coco_store_close(s);
+		return -e;
 	}
 	sqlite3_busy_timeout(s->db, 5000);
 	int r = sql_exec(s,
@@ -532,4 +548,60 @@ void coco_cert_records_free(struct coco_cert_record *recs, size_t n)
 	for (size_t i = 0; recs && i < n; i++)
 		coco_cert_record_clear(&recs[i]);
 	free(recs);
+}
+
+int coco_store_vlek_put(struct coco_store *s, const struct coco_vlek_record *rec)
+{
+	if (!rec || !rec->product[0] || !rec->actor[0])
+		return -EINVAL;
+	_cleanup_stmt_ sqlite3_stmt *st = NULL;
+	if (prepare(s,
+		    "INSERT OR REPLACE INTO snp_vlek(id, hashstick, tcb, product, loaded_at, actor) "
+		    "VALUES (1, ?1, ?2, ?3, ?4, ?5);",
+		    &st) < 0)
+		return -EIO;
+	sqlite3_bind_blob(st, 1, rec->hashstick, sizeof(rec->hashstick), SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, (int64_t)rec->tcb);
+	sqlite3_bind_text(st, 3, rec->product, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 4, rec->loaded_at);
+	sqlite3_bind_text(st, 5, rec->actor, -1, SQLITE_STATIC);
+	return sqlite3_step(st) == SQLITE_DONE ? 0 : -EIO;
+}
+
+int coco_store_vlek_get(struct coco_store *s, struct coco_vlek_record *ret)
+{
+	_cleanup_stmt_ sqlite3_stmt *st = NULL;
+	if (prepare(s, "SELECT hashstick, tcb, product, loaded_at, actor FROM snp_vlek WHERE id=1;",
+		    &st) < 0)
+		return -EIO;
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_DONE)
+		return -ENOENT;
+	if (rc != SQLITE_ROW)
+		return -EIO;
+	const void *hs = sqlite3_column_blob(st, 0);
+	const char *product = (const char *)sqlite3_column_text(st, 2);
+	const char *actor = (const char *)sqlite3_column_text(st, 4);
+	if (!hs || sqlite3_column_bytes(st, 0) != (int)sizeof(ret->hashstick) || !product ||
+	    !actor)
+		return -EIO;
+	struct coco_vlek_record r = {0};
+	memcpy(r.hashstick, hs, sizeof(r.hashstick));
+	r.tcb = (uint64_t)sqlite3_column_int64(st, 1);
+	snprintf(r.product, sizeof(r.product), "%s", product);
+	r.loaded_at = sqlite3_column_int64(st, 3);
+	snprintf(r.actor, sizeof(r.actor), "%s", actor);
+	*ret = r;
+	explicit_bzero(&r, sizeof(r));
+	return 0;
+}
+
+int coco_store_vlek_delete(struct coco_store *s)
+{
+	_cleanup_stmt_ sqlite3_stmt *st = NULL;
+	if (prepare(s, "DELETE FROM snp_vlek WHERE id=1;", &st) < 0)
+		return -EIO;
+	if (sqlite3_step(st) != SQLITE_DONE)
+		return -EIO;
+	return sqlite3_changes(s->db) == 1 ? 0 : -ENOENT;
 }

@@ -91,3 +91,19 @@ int coco_store_cert_list(struct coco_store *s, const char *product, struct coco_
 int coco_store_cert_delete(struct coco_store *s, const struct coco_cert_key *key);
 void coco_cert_record_clear(struct coco_cert_record *rec);
 void coco_cert_records_free(struct coco_cert_record *recs, size_t n);
+
+/* The VLEK hashstick that was loaded with SNP_VLEK_LOAD, kept (in the 0600 store) to load it
+ * again after a restart or a firmware reset. At most one. The bytes are a secret: never log
+ * them. */
+struct coco_vlek_record {
+	uint8_t hashstick[432];
+	uint64_t tcb; /* the TCB the hashstick was issued for */
+	char product[COCO_CERT_PRODUCT_MAX + 1];
+	int64_t loaded_at;
+	char actor[128];
+};
+int coco_store_vlek_put(struct coco_store *s, const struct coco_vlek_record *rec);
+/* -ENOENT when none is kept. */
+int coco_store_vlek_get(struct coco_store *s, struct coco_vlek_record *ret);
+/* -ENOENT when none was kept. */
+int coco_store_vlek_delete(struct coco_store *s);

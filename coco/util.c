@@ -177,3 +177,82 @@ int hex_decode_exact(const char *s, uint8_t *out, size_t n)
 		out[i] = (uint8_t)(hex_digit(s[2 * i]) << 4 | hex_digit(s[2 * i + 1]));
 	return 0;
 }
+
+static int b64_value(unsigned char c)
+{
+	if (c >= 'A' && c <= 'Z')
+		return c - 'A';
+	if (c >= 'a' && c <= 'z')
+		return c - 'a' + 26;
+	if (c >= '0' && c <= '9')
+		return c - '0' + 52;
+	if (c == '+')
+		return 62;
+	if (c == '/')
+		return 63;
+	return -1;
+}
+
+int base64_decode(const char *in, size_t len, uint8_t **ret, size_t *ret_len)
+{
+	if (len % 4 != 0)
+		return -EINVAL;
+	size_t pad = 0;
+	if (len && in[len - 1] == '=')
+		pad++;
+	if (len > 1 && in[len - 2] == '=')
+		pad++;
+	size_t out_len = len / 4 * 3 - pad;
+	uint8_t *out = malloc(out_len ? out_len : 1);
+	if (!out)
+		return -ENOMEM;
+	size_t o = 0;
+	for (size_t i = 0; i < len; i += 4) {
+		int v[4];
+		for (size_t j = 0; j < 4; j++) {
+			bool is_pad = in[i + j] == '=' && i + 4 == len && j >= 4 - pad;
+			v[j] = is_pad ? 0 : b64_value((unsigned char)in[i + j]);
+			if (v[j] < 0) {
+				free(out);
+				return -EINVAL;
+			}
+		}
+		uint32_t w = (uint32_t)v[0] << 18 | (uint32_t)v[1] << 12 | (uint32_t)v[2] << 6 |
+			     (uint32_t)v[3];
+		uint8_t b[3] = {(uint8_t)(w >> 16), (uint8_t)(w >> 8), (uint8_t)w};
+		/* Canonical only: the bits a padded group drops must be zero. */
+		if (i + 4 == len && ((pad == 1 && b[2]) || (pad == 2 && (b[1] || b[2])))) {
+			free(out);
+			return -EINVAL;
+		}
+		for (size_t j = 0; j < 3 && o < out_len; j++)
+			out[o++] = b[j];
+	}
+	*ret = out;
+	*ret_len = out_len;
+	return 0;
+}
+
+char *base64_encode(const uint8_t *in, size_t len)
+{
+	static const char tab[] =
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	if (len > (SIZE_MAX - 1) / 4 * 3 - 3)
+		return NULL;
+	char *out = malloc((len + 2) / 3 * 4 + 1), *p = out;
+	if (!out)
+		return NULL;
+	for (size_t i = 0; i < len; i += 3) {
+		uint32_t w = (uint32_t)in[i] << 16;
+		if (i + 1 < len)
+			w |= (uint32_t)in[i + 1] << 8;
+		if (i + 2 < len)
+			w |= in[i + 2];
+		*p++ = tab[w >> 18 & 63];
+		*p++ = tab[w >> 12 & 63];
+		*p++ = i + 1 < len ? tab[w >> 6 & 63] : '=';
+		*p++ = i + 2 < len ? tab[w & 63] : '=';
+	}
+	*p = '\0';
+	return out;
+}

@@ -46,6 +46,11 @@ int coco_ofd_lock_until(int fd, short type, uint64_t deadline);
 int64_t now_unix(void);
 /* 16 random bytes formatted as a RFC 4122 v4 UUID (37 bytes with NUL). */
 int uuid_v4(char ret[static 37]);
+/* Strict standard base64 (RFC 4648 section 4): padded, no whitespace, canonical. *ret is
+ * malloc'd. -EINVAL when in is not that. */
+int base64_decode(const char *in, size_t len, uint8_t **ret, size_t *ret_len);
+/* NUL-terminated, malloc'd; NULL on allocation failure. */
+char *base64_encode(const uint8_t *in, size_t len);
 /* Lowercase hex of n bytes into out (2n+1 bytes). */
 void hex_encode(const uint8_t *in, size_t n, char *out);
 /* Exactly n bytes as 2n hex digits (either case); -EINVAL otherwise, out untouched. */

@@ -90,6 +90,17 @@ static int daemon_reload(void *userdata, struct svc_reload *ret, char *err, size
 	RESTART_ONLY(STRCHG(nc->tls_key, old->tls_key), "tls_key");
 	RESTART_ONLY(STRCHG(nc->tls_client_ca, old->tls_client_ca), "tls_client_ca");
 	RESTART_ONLY(nc->api_max_connections != old->api_max_connections, "api_max_connections");
+	/* The certificate service (cocod/svc_snp.c) is set up once, at start. */
+	RESTART_ONLY(STRCHG(nc->kds_base_url, old->kds_base_url), "kds_base_url");
+	RESTART_ONLY(nc->kds_timeout_s != old->kds_timeout_s, "kds_timeout");
+	RESTART_ONLY(nc->kds_attempts != old->kds_attempts, "kds_attempts");
+	RESTART_ONLY(STRCHG(nc->snp_cert_table, old->snp_cert_table), "snp_cert_table");
+	RESTART_ONLY(STRCHG(nc->vmm_socket, old->vmm_socket), "vmm_socket");
+	RESTART_ONLY(STRCHG(nc->vmm_socket_group, old->vmm_socket_group), "vmm_socket_group");
+	RESTART_ONLY(nc->snp_trust_emulated_root != old->snp_trust_emulated_root,
+		     "snp_trust_emulated_root");
+	RESTART_ONLY(nc->snp_cert_crl != old->snp_cert_crl, "snp_cert_crl");
+	RESTART_ONLY(STRCHG(nc->snp_vlek_cert, old->snp_vlek_cert), "snp_vlek_cert");
 #undef RESTART_ONLY
 #undef STRCHG
 	/* Restart-only keys keep their running values so the config reflects what runs. */
@@ -107,12 +118,21 @@ static int daemon_reload(void *userdata, struct svc_reload *ret, char *err, size
 	KEEP(tls_cert);
 	KEEP(tls_key);
 	KEEP(tls_client_ca);
+	KEEP(kds_base_url);
+	KEEP(snp_cert_table);
+	KEEP(vmm_socket);
+	KEEP(vmm_socket_group);
+	KEEP(snp_vlek_cert);
 #undef KEEP
+	nc->kds_timeout_s = old->kds_timeout_s;
+	nc->kds_attempts = old->kds_attempts;
+	nc->snp_trust_emulated_root = old->snp_trust_emulated_root;
+	nc->snp_cert_crl = old->snp_cert_crl;
 	nc->listen_unix_mode = old->listen_unix_mode;
 	nc->api_max_connections = old->api_max_connections;
 	snprintf(rl.changed, sizeof(rl.changed),
 		 "log_level token_file unix_default_role unix_role tls_subject_role api_max_body "
-		 "kds_base_url image_dir");
+		 "image_dir");
 	coco_log_set_level(nc->log_level);
 	api_server_set_auth(d->api, auth);
 	api_server_set_max_body(d->api, nc->api_max_body);
@@ -375,9 +395,8 @@ int main(int argc, char **argv)
 		api_auth_free(auth);
 		goto out;
 	}
-	/* One worker: measurements run in order, off the loop, and own the measurement cache. */
-	if ((r = coco_workq_new(d.loop, 1, 64, &d.svc.measure_q)) < 0) {
-		log_err("work queue: %s", strerror(-r));
+	if ((r = svc_start(&d.svc, d.loop, err, sizeof(err))) < 0) {
+		log_err("%s", err);
 		api_auth_free(auth);
 		goto out;
 	}
@@ -406,10 +425,9 @@ int main(int argc, char **argv)
 out:
 	/* Finish queued work first: its completions resume suspended connections, and MHD must
 	 * not be stopped while any is suspended. */
-	if (d.svc.measure_q)
-		coco_workq_drain(d.svc.measure_q);
+	svc_drain(&d.svc);
 	api_server_free(d.api);
-	coco_workq_free(d.svc.measure_q);
+	svc_stop(&d.svc);
 	if (d.sigfd >= 0)
 		close(d.sigfd);
 	if (d.wdfd >= 0)

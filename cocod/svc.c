@@ -6,11 +6,10 @@
 #include "coco/util.h"
 #include "hv/sev.h"
 #include "hv/uapi/sev_compat.h"
+#include "sevd/certfile.h"
 #include "version.h"
 
-static void reply_error(struct svc_reply *r, enum svc_status st, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-static void reply_error(struct svc_reply *r, enum svc_status st, const char *fmt, ...)
+void svc_reply_error(struct svc_reply *r, enum svc_status st, const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
@@ -55,7 +54,7 @@ static void host_get(struct svc *s, struct svc_reply *r)
 {
 	if ((!s->probe_ok || now_ns() - s->probe_at > SVC_PROBE_TTL_NS) &&
 	    svc_probe_platform(s, false) < 0) {
-		reply_error(r, SVC_E_UNAVAILABLE, "platform probe failed");
+		svc_reply_error(r, SVC_E_UNAVAILABLE, "platform probe failed");
 		return;
 	}
 	const struct hv_host_info *h = &s->probe;
@@ -90,38 +89,38 @@ static void host_get(struct svc *s, struct svc_reply *r)
 }
 
 /* A failed SEV command as a reply: what the kernel or the firmware said, in one sentence. */
-static void reply_sev_error(struct svc_reply *r, const char *what, uint32_t cmd, int e,
-			    uint32_t fw)
+void svc_reply_sev_error(struct svc_reply *r, const char *what, uint32_t cmd, int e,
+			 uint32_t fw)
 {
 	const char *since = hv_sev_cmd_linux_version(cmd);
 	if (e == -EIO && fw)
-		reply_error(r, SVC_E_FIRMWARE, "%s: firmware status %s (0x%x): %s", what,
+		svc_reply_error(r, SVC_E_FIRMWARE, "%s: firmware status %s (0x%x): %s", what,
 			    hv_sev_fw_error_name(fw), fw, hv_sev_fw_error_message(fw));
 	else if (e == -EOPNOTSUPP)
-		reply_error(r, SVC_E_NOT_SUPPORTED, "%s: not supported by this kernel%s%s%s", what,
+		svc_reply_error(r, SVC_E_NOT_SUPPORTED, "%s: not supported by this kernel%s%s%s", what,
 			    since ? " (needs Linux " : "", since ? since : "", since ? ")" : "");
 	else if (e == -ENOENT || e == -ENODEV || e == -ENXIO)
-		reply_error(r, SVC_E_NOT_SUPPORTED, "%s: no SEV firmware on this host (%s)", what,
+		svc_reply_error(r, SVC_E_NOT_SUPPORTED, "%s: no SEV firmware on this host (%s)", what,
 			    strerror(-e));
 	else
-		reply_error(r, SVC_E_UNAVAILABLE, "%s: %s", what, strerror(-e));
+		svc_reply_error(r, SVC_E_UNAVAILABLE, "%s: %s", what, strerror(-e));
 }
 
 /* The SEV firmware (read-write for commands that change it) and its status now; NULL with
  * the reply filled when either is not to be had. */
-static struct hv_sev *sev_with_status(struct svc *s, bool writable, struct hv_snp_status *st,
+struct hv_sev *svc_sev_with_status(struct svc *s, bool writable, struct hv_snp_status *st,
 				      struct svc_reply *r)
 {
 	int eno = 0;
 	struct hv_sev *sev = hv_platform_sev(s->platform, writable, &eno);
 	if (!sev) {
-		reply_sev_error(r, writable ? "/dev/sev (read-write)" : "/dev/sev", 0, -eno, 0);
+		svc_reply_sev_error(r, writable ? "/dev/sev (read-write)" : "/dev/sev", 0, -eno, 0);
 		return NULL;
 	}
 	uint32_t fw = 0;
 	int e = hv_sev_snp_platform_status(sev, st, &fw);
 	if (e < 0) {
-		reply_sev_error(r, "SNP_PLATFORM_STATUS", SNP_PLATFORM_STATUS, e, fw);
+		svc_reply_sev_error(r, "SNP_PLATFORM_STATUS", SNP_PLATFORM_STATUS, e, fw);
 		return NULL;
 	}
 	return sev;
@@ -132,7 +131,7 @@ static void snp_platform_get(struct svc *s, struct svc_reply *r)
 	struct hv_snp_status st;
 	uint32_t fw = 0;
 	int e;
-	struct hv_sev *sev = sev_with_status(s, false, &st, r);
+	struct hv_sev *sev = svc_sev_with_status(s, false, &st, r);
 	if (!sev)
 		return;
 	struct svc_snp_platform *o = &r->snp_platform;
@@ -175,7 +174,7 @@ static void snp_platform_change(struct svc *s, const struct svc_req *q, struct s
 	struct hv_snp_status st;
 	uint32_t fw = 0;
 	int e;
-	struct hv_sev *sev = sev_with_status(s, true, &st, r);
+	struct hv_sev *sev = svc_sev_with_status(s, true, &st, r);
 	if (!sev)
 		return;
 	uint64_t tcb = q->snp_config.set_tcb ? q->snp_config.reported_tcb : st.reported_tcb;
@@ -192,13 +191,22 @@ static void snp_platform_change(struct svc *s, const struct svc_req *q, struct s
 	char id[37];
 	if ((e = coco_store_op_create(s->store, kind, id)) < 0 ||
 	    (e = coco_store_op_update(s->store, id, COCO_OP_RUNNING, 0, what, NULL)) < 0) {
-		reply_error(r, SVC_E_INTERNAL, "journal: %s", strerror(-e));
+		svc_reply_error(r, SVC_E_INTERNAL, "journal: %s", strerror(-e));
+		return;
+	}
+	/* VMMs must not hand out the old table while the TCB changes under it. */
+	struct certfile_lock lock;
+	char lerr[256];
+	if ((e = svc_snp_table_lock(s, &lock, lerr, sizeof(lerr))) < 0) {
+		svc_reply_error(r, SVC_E_UNAVAILABLE, "%s", lerr);
+		coco_store_op_update(s->store, id, COCO_OP_FAILED, 100, r->detail, NULL);
 		return;
 	}
 	fw = 0;
 	e = commit ? hv_sev_snp_commit(sev, &fw) : hv_sev_snp_set_config(sev, tcb, mid, mkey, &fw);
+	svc_snp_after_change(s, &lock);
 	if (e < 0) {
-		reply_sev_error(r, commit ? "SNP_COMMIT" : "SNP_SET_CONFIG",
+		svc_reply_sev_error(r, commit ? "SNP_COMMIT" : "SNP_SET_CONFIG",
 				commit ? SNP_COMMIT : SNP_SET_CONFIG, e, fw);
 		const char *msg = r->detail;
 		coco_store_op_update(s->store, id, COCO_OP_FAILED, 100, msg, NULL);
@@ -218,12 +226,12 @@ static void tdx_module_get(struct svc *s, struct svc_reply *r)
 {
 	if ((!s->probe_ok || now_ns() - s->probe_at > SVC_PROBE_TTL_NS) &&
 	    svc_probe_platform(s, false) < 0) {
-		reply_error(r, SVC_E_UNAVAILABLE, "platform probe failed");
+		svc_reply_error(r, SVC_E_UNAVAILABLE, "platform probe failed");
 		return;
 	}
 	const struct hv_host_info *h = &s->probe;
 	if (!h->tdx_host) {
-		reply_error(r, SVC_E_NOT_SUPPORTED,
+		svc_reply_error(r, SVC_E_NOT_SUPPORTED,
 			    "no TDX host on this machine (/sys/devices/faux/tdx_host absent: "
 			    "not an Intel TDX host, TDX disabled in firmware, or a kernel before "
 			    "Linux 7.2)");
@@ -266,20 +274,20 @@ static void operation_get(struct svc *s, const struct svc_req *q, struct svc_rep
 {
 	int e = coco_store_op_get(s->store, q->operation_get.id, &r->operation);
 	if (e == -ENOENT)
-		reply_error(r, SVC_E_NOT_FOUND, "no operation %s", q->operation_get.id);
+		svc_reply_error(r, SVC_E_NOT_FOUND, "no operation %s", q->operation_get.id);
 	else if (e < 0)
-		reply_error(r, SVC_E_INTERNAL, "state store: %s", strerror(-e));
+		svc_reply_error(r, SVC_E_INTERNAL, "state store: %s", strerror(-e));
 }
 
 static void reload(struct svc *s, const struct svc_req *q, struct svc_reply *r)
 {
 	char err[512];
 	if (!s->reload) {
-		reply_error(r, SVC_E_UNAVAILABLE, "reload is not available");
+		svc_reply_error(r, SVC_E_UNAVAILABLE, "reload is not available");
 		return;
 	}
 	if (s->reload(s->reload_userdata, &r->reload, err, sizeof(err)) < 0) {
-		reply_error(r, SVC_E_INVALID, "configuration not reloaded: %s", err);
+		svc_reply_error(r, SVC_E_INVALID, "configuration not reloaded: %s", err);
 		coco_store_audit(s->store, q->actor, "config.reload.failed", err);
 		return;
 	}
@@ -331,11 +339,11 @@ static void measure_work(void *arg)
 	int e = sevd_measure(j->svc->measure_cache, j->dirs, j->n_dirs, &j->req, &rep, err,
 			     sizeof(err));
 	if (e == -ENOENT || e == -EACCES) {
-		reply_error(r, SVC_E_NOT_FOUND, "%s", err);
+		svc_reply_error(r, SVC_E_NOT_FOUND, "%s", err);
 	} else if (e == -ENOMEM || e == -EAGAIN) {
-		reply_error(r, SVC_E_UNAVAILABLE, "%s", err);
+		svc_reply_error(r, SVC_E_UNAVAILABLE, "%s", err);
 	} else if (e < 0) {
-		reply_error(r, SVC_E_INVALID, "%s", err);
+		svc_reply_error(r, SVC_E_INVALID, "%s", err);
 	} else {
 		struct svc_snp_measurement *o = &r->snp_measurement;
 		memcpy(o->digest, rep.digest, rep.digest_len);
@@ -383,14 +391,45 @@ static int snp_measure_submit(struct svc *s, const struct svc_req *q, struct svc
 	if (e == 0)
 		return 0;
 	measure_job_free(j);
-	reply_error(r, SVC_E_UNAVAILABLE, "%s",
+	svc_reply_error(r, SVC_E_UNAVAILABLE, "%s",
 		    e == -EAGAIN ? "too many measurements queued; retry shortly" : "out of memory");
 	return 1;
 oom:
 	if (j)
 		measure_job_free(j);
-	reply_error(r, SVC_E_UNAVAILABLE, "out of memory");
+	svc_reply_error(r, SVC_E_UNAVAILABLE, "out of memory");
 	return 1;
+}
+
+/* A slow document op on the work queue: req and reply belong to the API layer and stay valid
+ * until complete() has run. */
+struct doc_job {
+	struct svc *svc;
+	const struct svc_req *req;
+	struct svc_reply *reply;
+	void (*complete)(void *userdata);
+	void *userdata;
+};
+
+static void doc_work(void *arg)
+{
+	struct doc_job *j = arg;
+	svc_dispatch(j->svc, j->req, j->reply);
+}
+
+static void doc_done(void *arg)
+{
+	struct doc_job *j = arg;
+	svc_snp_loop_sync(j->svc);
+	j->complete(j->userdata);
+	free(j);
+}
+
+static bool doc_is_slow(enum svc_op op)
+{
+	if (op < SVC_TDX_FIRST)
+		return svc_snp_is_slow(op);
+	return false;
 }
 
 int svc_dispatch_async(void *ctx, const struct svc_req *req, struct svc_reply *reply,
@@ -401,8 +440,54 @@ int svc_dispatch_async(void *ctx, const struct svc_req *req, struct svc_reply *r
 	reply->detail[0] = '\0';
 	if (req->op == SVC_SNP_MEASURE)
 		return snp_measure_submit(s, req, reply, complete, userdata);
+	if (svc_op_is_doc(req->op) && doc_is_slow(req->op)) {
+		struct doc_job *j = malloc(sizeof(*j));
+		if (!j) {
+			svc_reply_error(reply, SVC_E_UNAVAILABLE, "out of memory");
+			return 1;
+		}
+		*j = (struct doc_job){s, req, reply, complete, userdata};
+		int e = coco_workq_submit(s->work_q, doc_work, doc_done, j);
+		if (e == 0)
+			return 0;
+		free(j);
+		svc_reply_error(reply, SVC_E_UNAVAILABLE, "%s",
+			    e == -EAGAIN ? "too much work queued; retry shortly" : "out of memory");
+		return 1;
+	}
 	svc_dispatch(ctx, req, reply);
 	return 1;
+}
+
+int svc_start(struct svc *s, struct coco_loop *loop, char *err, size_t errlen)
+{
+	s->loop = loop;
+	int r;
+	/* One worker: measurements run in order, off the loop, and own the measurement cache. */
+	if ((r = coco_workq_new(loop, 1, 64, &s->measure_q)) < 0 ||
+	    (r = coco_workq_new(loop, 2, 64, &s->work_q)) < 0) {
+		snprintf(err, errlen, "work queue: %s", strerror(-r));
+		return r;
+	}
+	if ((r = svc_snp_start(s, err, errlen)) < 0)
+		return r;
+	return 0;
+}
+
+void svc_drain(struct svc *s)
+{
+	if (s->measure_q)
+		coco_workq_drain(s->measure_q);
+	if (s->work_q)
+		coco_workq_drain(s->work_q);
+}
+
+void svc_stop(struct svc *s)
+{
+	svc_snp_stop(s);
+	coco_workq_free(s->work_q);
+	coco_workq_free(s->measure_q);
+	s->work_q = s->measure_q = NULL;
 }
 
 void svc_dispatch(void *ctx, const struct svc_req *req, struct svc_reply *reply)
@@ -421,6 +506,12 @@ void svc_dispatch(void *ctx, const struct svc_req *req, struct svc_reply *reply)
 	case SVC_SNP_CONFIG_SET:
 	case SVC_SNP_COMMIT: snp_platform_change(s, req, reply); return;
 	case SVC_SNP_MEASURE: break; /* slow: only through svc_dispatch_async */
+	default:
+		if (req->op >= SVC_DOC_FIRST && req->op < SVC_TDX_FIRST) {
+			svc_snp_dispatch(s, req, reply);
+			return;
+		}
+		break;
 	}
-	reply_error(reply, SVC_E_INTERNAL, "unknown operation %d", (int)req->op);
+	svc_reply_error(reply, SVC_E_INTERNAL, "unknown operation %d", (int)req->op);
 }

@@ -6,6 +6,7 @@
 #include "coco/store.h"
 #include "coco/workq.h"
 #include "hv/platform.h"
+#include "hv/sev.h"
 #include "sevd/measure_svc.h"
 
 struct svc {
@@ -14,6 +15,10 @@ struct svc {
 	struct hv_platform *platform;
 	struct sevd_measure_cache *measure_cache; /* used only by measure_q's worker */
 	struct coco_workq *measure_q;
+	struct coco_workq *work_q; /* slow document ops (KDS fetches, updates, verification) */
+	struct coco_loop *loop;
+	/* Service areas' state (cocod/svc_<area>.c). */
+	struct svc_snp *snp;
 	int64_t started;
 	/* Cached platform probe; refreshed when older than SVC_PROBE_TTL_NS. */
 	struct hv_host_info probe;
@@ -25,6 +30,39 @@ struct svc {
 };
 
 #define SVC_PROBE_TTL_NS (2ull * 1000000000ull)
+
+/* After the platform is open and the loop exists: work queues, then each area's start
+ * (reload persisted state, reconcile journals). */
+int svc_start(struct svc *s, struct coco_loop *loop, char *err, size_t errlen);
+/* Finish queued work (its completions resume suspended connections). */
+void svc_drain(struct svc *s);
+/* Stop the areas and free the queues (after svc_drain and the API server are gone). */
+void svc_stop(struct svc *s);
+
+/* Helpers for the areas. */
+void svc_reply_error(struct svc_reply *r, enum svc_status st, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* A failed SEV command as a reply (firmware status named, "needs Linux x.y", ...). */
+void svc_reply_sev_error(struct svc_reply *r, const char *what, uint32_t cmd, int e, uint32_t fw);
+/* The SEV firmware (read-write for commands that change it) and its status now; NULL with the
+ * reply filled when either is not to be had. */
+struct hv_sev *svc_sev_with_status(struct svc *s, bool writable, struct hv_snp_status *st,
+				   struct svc_reply *r);
+
+/* Service areas: start/stop, which document ops are slow (run on work_q), and dispatch. */
+int svc_snp_start(struct svc *s, char *err, size_t errlen);
+void svc_snp_stop(struct svc *s);
+bool svc_snp_is_slow(enum svc_op op);
+void svc_snp_dispatch(struct svc *s, const struct svc_req *q, struct svc_reply *r);
+/* Loop thread: hand a table rebuilt on a worker to the VMM socket. */
+void svc_snp_loop_sync(struct svc *s);
+/* Around a firmware change that alters what the table must say (SNP_COMMIT, SNP_SET_CONFIG):
+ * take the table's exclusive lock (l->fd -1 when there is no table file), and afterwards
+ * rebuild the table under it, release it, and fetch what the new TCB needs. */
+struct certfile_lock;
+int svc_snp_table_lock(struct svc *s, struct certfile_lock *l, char *err, size_t errlen);
+void svc_snp_after_change(struct svc *s, struct certfile_lock *l);
 
 void svc_dispatch(void *ctx, const struct svc_req *req, struct svc_reply *reply);
 int svc_dispatch_async(void *ctx, const struct svc_req *req, struct svc_reply *reply,

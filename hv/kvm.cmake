@@ -7,4 +7,6 @@ target_sources(hv PRIVATE
   ${CMAKE_CURRENT_SOURCE_DIR}/emul/kvm.c
   ${CMAKE_CURRENT_SOURCE_DIR}/emul/kvm_snp.c
   ${CMAKE_CURRENT_SOURCE_DIR}/emul/kvm_vmsa.c
-  ${CMAKE_CURRENT_SOURCE_DIR}/emul/kvm_psp.c)
+  ${CMAKE_CURRENT_SOURCE_DIR}/emul/kvm_psp.c
+  ${CMAKE_CURRENT_SOURCE_DIR}/emul/kvm_tdx.c
+  ${CMAKE_CURRENT_SOURCE_DIR}/tdx_launch.c)

@@ -26,6 +26,10 @@ struct hv_kvm_ops {
 	void (*munmap)(void *ctx, void *p, size_t size);
 	int (*close)(void *ctx, int fd);
 	void (*free)(void *ctx);
+	/* A finalized TD's TDREPORT_STRUCT (1024 bytes) for report_data, or NULL: the native
+	 * kernel gives the host no way to read a TD's measurements (TDG.MR.REPORT is a guest
+	 * call); there MRTD comes from the guest's report or quote, i.e. from attestation. */
+	int (*tdx_report)(void *ctx, int vm_fd, const uint8_t report_data[64], uint8_t *ret);
 };
 
 struct hv_kvm {

@@ -165,6 +165,11 @@ struct emul_tdx_kernel *hv_platform_emul_tdx_kernel(struct hv_platform *p)
 	return p->tdx_kernel;
 }
 
+struct emul_amd_pki *hv_platform_emul_pki(struct hv_platform *p)
+{
+	return p->psp ? emul_psp_pki(p->psp) : NULL;
+}
+
 void hv_host_info_fill_tdx(struct hv_tdx *t, struct hv_host_info *h)
 {
 	struct hv_tdx_state st;

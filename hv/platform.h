@@ -58,10 +58,13 @@ int hv_platform_probe(struct hv_platform *p, struct hv_host_info *ret);
 
 struct hv_tdx;
 struct emul_tdx_kernel;
+struct emul_amd_pki;
 /* The TDX host's sysfs (hv/tdx.h): native "/sys" (or sysfs_root), emulated the simulated tree. */
 struct hv_tdx *hv_platform_tdx(struct hv_platform *p);
 /* Emulated only (NULL on native): the simulated kernel side, for fault injection in tests. */
 struct emul_tdx_kernel *hv_platform_emul_tdx_kernel(struct hv_platform *p);
+/* The emulated platform's AMD PKI (its KDS and root); NULL on native. */
+struct emul_amd_pki *hv_platform_emul_pki(struct hv_platform *p);
 /* The TDX fields of a host summary, read through hv/tdx.c. */
 void hv_host_info_fill_tdx(struct hv_tdx *t, struct hv_host_info *h);
 

@@ -5,6 +5,7 @@
 
 #include "coco/util.h"
 #include "hv/emul/kvm_priv.h"
+#include "hv/emul/tdx_module.h"
 #include "hv/kvm.h"
 
 #define EKVM_FD_BASE (1 << 20) /* fake fds, far above what this process opens for real */
@@ -58,6 +59,7 @@ static void vm_destroy(struct emul_kvm *ek, struct ekvm_vm *vm)
 	if (vm->next)
 		vm->next->prev = vm->prev;
 	ekvm_vm_decommission(ek, vm);
+	ekvm_tdx_vm_destroy(ek, vm);
 	for (size_t i = 0; i < vm->n_vcpus; i++) {
 		free(vm->vcpus[i]->run);
 		free(vm->vcpus[i]);
@@ -328,6 +330,9 @@ static int vm_create_vcpu(struct emul_kvm *ek, struct ekvm_vm *vm, unsigned long
 			return -EEXIST;
 	if (vm->sev == EKVM_SEV_FINISHED)
 		return -EINVAL;
+	/* tdx_vcpu_create(): only between KVM_TDX_INIT_VM and KVM_TDX_FINALIZE_VM */
+	if (vm->type == KVM_X86_TDX_VM && vm->td_state != EKVM_TD_INITIALIZED)
+		return -EIO;
 	struct ekvm_vcpu *v = calloc(1, sizeof(*v));
 	if (!v)
 		return -ENOMEM;
@@ -415,8 +420,17 @@ static int vcpu_ioctl(struct emul_kvm *ek, struct ekvm_vcpu *v, unsigned long re
 		memcpy(&x, p, sizeof(x));
 		return vcpu_set_xcrs(v, &x);
 	}
+	case KVM_MEMORY_ENCRYPT_OP:
+		/* TDX has vCPU-scoped commands (INIT_VCPU, INIT_MEM_REGION); SVM has none */
+		if (v->vm->type == KVM_X86_TDX_VM) {
+			struct kvm_tdx_cmd cmd;
+			memcpy(&cmd, p, sizeof(cmd));
+			int r = ekvm_tdx_op(ek, v->vm, v, &cmd);
+			memcpy(p, &cmd, sizeof(cmd));
+			return r;
+		}
+		return -ENOTTY;
 	default:
-		/* including KVM_MEMORY_ENCRYPT_OP: SVM has no vCPU-scoped SEV commands */
 		return -ENOTTY;
 	}
 }
@@ -485,9 +499,14 @@ static int vm_ioctl(struct emul_kvm *ek, struct ekvm_vm *vm, unsigned long req, 
 			memcpy(p, &cmd, sizeof(cmd)); /* error is copied back */
 			return r;
 		}
-		/* Default VMs have no encryption ops; the TDX module is not behind this
-		 * emulator (hv/emul's TDX module emulates TD builds on its own). */
-		return -ENOTTY;
+		if (vm->type == KVM_X86_TDX_VM) {
+			struct kvm_tdx_cmd cmd;
+			memcpy(&cmd, p, sizeof(cmd));
+			int r = ekvm_tdx_op(ek, vm, NULL, &cmd);
+			memcpy(p, &cmd, sizeof(cmd)); /* hw_error is copied back */
+			return r;
+		}
+		return -ENOTTY; /* default VMs have no encryption ops */
 	default:
 		return -ENOTTY;
 	}
@@ -626,6 +645,16 @@ static int ops_close(void *ctx, int fd)
 	return r;
 }
 
+static int ops_tdx_report(void *ctx, int vm_fd, const uint8_t report_data[64], uint8_t *ret)
+{
+	struct emul_kvm *ek = ctx;
+	uint32_t td;
+	int r = emul_kvm_tdx_handle(ek, vm_fd, &td);
+	if (r == 0 && !ek->tdx)
+		r = -ENODEV;
+	return r < 0 ? r : emul_tdx_td_report(ek->tdx, td, report_data, ret);
+}
+
 static const struct hv_kvm_ops emul_ops = {
 	.name = "emulated",
 	.open_system = ops_open_system,
@@ -634,6 +663,7 @@ static const struct hv_kvm_ops emul_ops = {
 	.munmap = ops_munmap,
 	.close = ops_close,
 	.free = NULL, /* the emul_kvm belongs to its creator */
+	.tdx_report = ops_tdx_report,
 };
 
 int hv_kvm_open_emulated(struct emul_kvm *ek, struct hv_kvm **ret)
@@ -668,6 +698,30 @@ void emul_kvm_free(struct emul_kvm *ek)
 	free(ek->fds);
 	pthread_mutex_destroy(&ek->lock);
 	free(ek);
+}
+
+void emul_kvm_set_tdx_module(struct emul_kvm *ek, struct emul_tdx_module *m)
+{
+	pthread_mutex_lock(&ek->lock);
+	ek->tdx = m;
+	pthread_mutex_unlock(&ek->lock);
+}
+
+int emul_kvm_tdx_handle(struct emul_kvm *ek, int vm_fd, uint32_t *ret_td)
+{
+	pthread_mutex_lock(&ek->lock);
+	int r = -EBADF;
+	struct ekvm_fd *f = fd_find(ek, vm_fd);
+	if (f && (f->kind != EKVM_VM || f->vm->type != KVM_X86_TDX_VM))
+		r = -EINVAL;
+	else if (f && f->vm->td_state == EKVM_TD_NONE)
+		r = -ENOENT;
+	else if (f) {
+		*ret_td = f->vm->td;
+		r = 0;
+	}
+	pthread_mutex_unlock(&ek->lock);
+	return r;
 }
 
 int emul_kvm_snp_handle(struct emul_kvm *ek, int vm_fd, uint32_t *ret_handle)

@@ -45,6 +45,15 @@ void emul_kvm_free(struct emul_kvm *ek);
 /* hv_kvm whose ops are this emulator (ek must outlive it). */
 int hv_kvm_open_emulated(struct emul_kvm *ek, struct hv_kvm **ret);
 
+/* TDX: KVM_TDX_CAPABILITIES, INIT_VM, INIT_VCPU, INIT_MEM_REGION (with
+ * KVM_TDX_MEASURE_MEMORY_REGION) and FINALIZE_VM on TDX VMs (Linux 6.16,
+ * arch/x86/kvm/vmx/tdx.c) run on this emulated TDX module (not owned: it must outlive ek).
+ * Errors are KVM's for misuse; a module refusal comes back as the module's errno. */
+struct emul_tdx_module;
+void emul_kvm_set_tdx_module(struct emul_kvm *ek, struct emul_tdx_module *m);
+/* The module's TD handle of a TDX VM after KVM_TDX_INIT_VM (-ENOENT before). */
+int emul_kvm_tdx_handle(struct emul_kvm *ek, int vm_fd, uint32_t *ret_td);
+
 /* The firmware's guest handle of an SNP VM after LAUNCH_START. */
 int emul_kvm_snp_handle(struct emul_kvm *ek, int vm_fd, uint32_t *ret_handle);
 /* Read `len` bytes of private (guest_memfd) memory at gpa: what LAUNCH_UPDATE placed there. */

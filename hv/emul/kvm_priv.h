@@ -58,9 +58,12 @@ struct ekvm_vcpu {
 	uint64_t ext_gpa, ext_npages;
 	uint8_t ext_data[64];
 	struct emul_kvm_guest_report ext_result;
+	bool td_init; /* KVM_TDX_INIT_VCPU done */
+	uint64_t td_rcx;
 };
 
 enum ekvm_sev_state { EKVM_SEV_NONE, EKVM_SEV_INIT, EKVM_SEV_STARTED, EKVM_SEV_FINISHED };
+enum ekvm_td_state { EKVM_TD_NONE, EKVM_TD_INITIALIZED, EKVM_TD_RUNNABLE };
 
 struct ekvm_vm {
 	unsigned long type;
@@ -77,6 +80,8 @@ struct ekvm_vm {
 	uint16_t ghcb_version;
 	uint32_t handle;
 	bool certs;
+	enum ekvm_td_state td_state; /* TDX VMs */
+	uint32_t td;		     /* the emulated TDX module's handle after INIT_VM */
 	struct ekvm_vm *prev, *next; /* emul_kvm.vms */
 };
 
@@ -93,6 +98,7 @@ struct emul_kvm {
 	pthread_mutex_t lock;
 	bool has_fw;
 	struct emul_kvm_snp_fw fw;
+	struct emul_tdx_module *tdx; /* not owned; NULL: TDX commands fail with -ENODEV */
 	struct ekvm_fd *fds;
 	size_t n_fds, cap_fds;
 	struct ekvm_vm *vms; /* alive: held by fds or kvm_run mappings */
@@ -108,3 +114,7 @@ bool ekvm_has_private_mem(const struct ekvm_vm *vm);
 int ekvm_sev_op(struct emul_kvm *ek, struct ekvm_vm *vm, struct kvm_sev_cmd *cmd);
 int ekvm_vcpu_run(struct emul_kvm *ek, struct ekvm_vcpu *v);
 void ekvm_vm_decommission(struct emul_kvm *ek, struct ekvm_vm *vm);
+/* kvm_tdx.c: KVM_MEMORY_ENCRYPT_OP on a TDX VM or one of its vCPUs (v NULL: the VM fd) */
+int ekvm_tdx_op(struct emul_kvm *ek, struct ekvm_vm *vm, struct ekvm_vcpu *v,
+		struct kvm_tdx_cmd *cmd);
+void ekvm_tdx_vm_destroy(struct emul_kvm *ek, struct ekvm_vm *vm);

@@ -18,6 +18,7 @@
 #include "coco/util.h"
 #include "hv/emul/tdx_module.h"
 #include "tests/check_main.h"
+#include "tests/tdx_mrtd_ref.h"
 
 static struct emul_tdx_module *module_with(uint32_t remaining)
 {
@@ -26,15 +27,6 @@ static struct emul_tdx_module *module_with(uint32_t remaining)
 	struct emul_tdx_module *m = NULL;
 	ck_assert_int_eq(emul_tdx_module_new(&c, &m), 0);
 	return m;
-}
-
-/* The MRTD records, spelled out independently of the module. */
-static void rec(EVP_MD_CTX *c, const char *tag, uint64_t gpa)
-{
-	uint8_t r[128] = {0};
-	memcpy(r, tag, strlen(tag));
-	memcpy(r + 16, &gpa, 8); /* x86-64: little-endian */
-	EVP_DigestUpdate(c, r, sizeof(r));
 }
 
 START_TEST(mrtd_synthetic)
@@ -51,20 +43,20 @@ START_TEST(mrtd_synthetic)
 	EVP_DigestInit_ex(c, EVP_sha384(), NULL);
 	/* page 0: add, extend all 16 chunks (single-pass, upstream KVM order) */
 	ck_assert_int_eq(emul_tdx_td_page_add(m, td, 0xffc00000, pg[0]), 0);
-	rec(c, "MEM.PAGE.ADD", 0xffc00000);
+	tdx_ref_record(c, "MEM.PAGE.ADD", 0xffc00000);
 	for (uint64_t off = 0; off < 4096; off += 256) {
 		ck_assert_int_eq(emul_tdx_td_mr_extend(m, td, 0xffc00000 + off), 0);
-		rec(c, "MR.EXTEND", 0xffc00000 + off);
+		tdx_ref_record(c, "MR.EXTEND", 0xffc00000 + off);
 		EVP_DigestUpdate(c, pg[0] + off, 256);
 	}
 	/* page 1: added, not extended (a TempMem-like page) */
 	ck_assert_int_eq(emul_tdx_td_page_add(m, td, 0x800000, pg[1]), 0);
-	rec(c, "MEM.PAGE.ADD", 0x800000);
+	tdx_ref_record(c, "MEM.PAGE.ADD", 0x800000);
 	/* page 2: added, one chunk extended later */
 	ck_assert_int_eq(emul_tdx_td_page_add(m, td, 0x1000, pg[2]), 0);
-	rec(c, "MEM.PAGE.ADD", 0x1000);
+	tdx_ref_record(c, "MEM.PAGE.ADD", 0x1000);
 	ck_assert_int_eq(emul_tdx_td_mr_extend(m, td, 0x1000 + 0x300), 0);
-	rec(c, "MR.EXTEND", 0x1300);
+	tdx_ref_record(c, "MR.EXTEND", 0x1300);
 	EVP_DigestUpdate(c, pg[2] + 0x300, 256);
 	uint8_t want[48], got[48];
 	EVP_DigestFinal_ex(c, want, NULL);
