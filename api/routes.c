@@ -401,5 +401,7 @@ const struct api_route api_routes[] = {
 		      API_BODY_JSON | API_BODY_BYTES),
 	API_DOC_ROUTE("DELETE", "/v1/snp/vlek", COCO_ROLE_ADMIN, SVC_SNP_VLEK_DELETE,
 		      API_BODY_NONE),
+	API_DOC_ROUTE("POST", "/v1/attestation/verify", COCO_ROLE_READER, SVC_ATTEST_VERIFY,
+		      API_BODY_JSON),
 };
 const size_t api_n_routes = ARRAY_SIZE(api_routes);
