@@ -40,6 +40,7 @@ bench:
 	bash bench/tdx-measure
 	bash bench/vmmsock
 	bash bench/tdx_update
+	bash bench/attest
 
 fuzz:
 	@bash scripts/install-deps --fuzz

@@ -95,3 +95,23 @@ int cli_status_run(struct cli *cli, const struct cli_command *cmd, int argc, cha
 	json_object_put(h);
 	return 0;
 }
+
+void cli_print_flat(json_object *o, const char *prefix)
+{
+	char path[256];
+	if (json_object_is_type(o, json_type_object)) {
+		json_object_object_foreach(o, k, v)
+		{
+			snprintf(path, sizeof(path), "%s%s%s", prefix ? prefix : "", prefix ? "." : "",
+				 k);
+			cli_print_flat(v, path);
+		}
+	} else if (json_object_is_type(o, json_type_array)) {
+		for (size_t i = 0; i < json_object_array_length(o); i++) {
+			snprintf(path, sizeof(path), "%s[%zu]", prefix ? prefix : "", i);
+			cli_print_flat(json_object_array_get_idx(o, i), path);
+		}
+	} else {
+		printf("%s: %s\n", prefix ? prefix : "", o ? json_object_get_string(o) : "null");
+	}
+}

@@ -16,3 +16,6 @@ const char *cli_json_str(json_object *o, const char *path);
 int cli_json_bool(json_object *o, const char *path); /* -1 when absent */
 /* An integer member as a string ("unknown" when absent or not an integer). */
 const char *cli_json_int_str(json_object *o, const char *path, char *buf, size_t n);
+/* Print a JSON object as "path: value" lines (nested objects dotted, arrays indexed), for the
+ * human output of documents such as attestation reports. prefix may be NULL. */
+void cli_print_flat(json_object *o, const char *prefix);

@@ -3,6 +3,7 @@
 #include <curl/curl.h>
 #include <dlfcn.h>
 #include <getopt.h>
+#include <stdarg.h>
 
 #include "coco/util.h"
 
@@ -241,5 +242,16 @@ int cli_main(const char *prog, const char *description, const struct cli_command
 		if (streq(cmds[i].name, name))
 			return cmds[i].run(&cli, argc - optind, argv + optind);
 	fprintf(stderr, "%s: unknown command '%s'; see '%s --help'\n", prog, name, prog);
+	return 2;
+}
+
+int cli_fail(const char *prog, const char *cmd, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	fprintf(stderr, "%s %s: ", prog, cmd);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+	va_end(ap);
 	return 2;
 }

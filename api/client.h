@@ -38,3 +38,7 @@ void cli_print_problem(struct cli *cli, long status, json_object *body);
 /* Common per-subcommand option parsing: --json and --help; returns -1 on a bad option,
  * 1 when help was printed. */
 int cli_parse_sub_options(struct cli *cli, const struct cli_command *cmd, int argc, char **argv);
+/* "prog cmd: message" on stderr, for a subcommand's usage or input errors; returns 2 (the
+ * exit status of bad usage). */
+int cli_fail(const char *prog, const char *cmd, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));

@@ -37,6 +37,7 @@ enum svc_op {
 	SVC_TDX_FIRST = SVC_DOC_FIRST + 100,
 	/* attest: verification and evidence (cocod/svc_attest.c) */
 	SVC_ATTEST_FIRST = SVC_DOC_FIRST + 200,
+	SVC_ATTEST_VERIFY = SVC_ATTEST_FIRST, /* POST /v1/attestation/verify */
 	/* guests (cocod/svc_guest.c) */
 	SVC_GUEST_FIRST = SVC_DOC_FIRST + 300,
 	SVC_DOC_LAST = SVC_DOC_FIRST + 399,

@@ -4,6 +4,7 @@
 
 #include "api/http.h"
 #include "api/routes.h"
+#include "attest/snp_report.h"
 #include "coco/snp/product.h"
 #include "coco/util.h"
 
@@ -174,21 +175,10 @@ static void get_host(const struct api_env *env, struct api_request *rq, struct a
  * product is unknown or the value does not fit the layout). */
 static json_object *tcb_to_json(const char *product, uint64_t v)
 {
-	json_object *o = json_object_new_object();
-	char raw[24];
-	snprintf(raw, sizeof(raw), "0x%016llx", (unsigned long long)v);
-	json_object_object_add(o, "raw", json_object_new_string(raw));
 	enum snp_product p;
-	struct snp_tcb t;
-	if (snp_product_from_name(product, &p) < 0 || snp_tcb_decode(p, v, &t) < 0)
-		return o;
-	if (p == SNP_PRODUCT_TURIN)
-		json_object_object_add(o, "fmc", json_object_new_int(t.fmc));
-	json_object_object_add(o, "bootloader", json_object_new_int(t.bootloader));
-	json_object_object_add(o, "tee", json_object_new_int(t.tee));
-	json_object_object_add(o, "snp", json_object_new_int(t.snp));
-	json_object_object_add(o, "microcode", json_object_new_int(t.microcode));
-	return o;
+	if (!product || snp_product_from_name(product, &p) < 0)
+		p = SNP_PRODUCT_UNKNOWN;
+	return snp_tcb_json(p, v);
 }
 
 json_object *api_snp_platform_json(const struct svc_snp_platform *p)
@@ -411,5 +401,7 @@ const struct api_route api_routes[] = {
 		      API_BODY_JSON | API_BODY_BYTES),
 	API_DOC_ROUTE("DELETE", "/v1/snp/vlek", COCO_ROLE_ADMIN, SVC_SNP_VLEK_DELETE,
 		      API_BODY_NONE),
+	API_DOC_ROUTE("POST", "/v1/attestation/verify", COCO_ROLE_READER, SVC_ATTEST_VERIFY,
+		      API_BODY_JSON),
 };
 const size_t api_n_routes = ARRAY_SIZE(api_routes);

@@ -155,6 +155,29 @@ int coco_ofd_lock_until(int fd, short type, uint64_t deadline)
 	}
 }
 
+static int hex_digit(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+int hex_decode_exact(const char *s, uint8_t *out, size_t n)
+{
+	if (!s || strlen(s) != 2 * n)
+		return -EINVAL;
+	for (size_t i = 0; i < 2 * n; i++)
+		if (hex_digit(s[i]) < 0)
+			return -EINVAL;
+	for (size_t i = 0; i < n; i++)
+		out[i] = (uint8_t)(hex_digit(s[2 * i]) << 4 | hex_digit(s[2 * i + 1]));
+	return 0;
+}
+
 static int b64_value(unsigned char c)
 {
 	if (c >= 'A' && c <= 'Z')

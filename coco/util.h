@@ -53,3 +53,5 @@ int base64_decode(const char *in, size_t len, uint8_t **ret, size_t *ret_len);
 char *base64_encode(const uint8_t *in, size_t len);
 /* Lowercase hex of n bytes into out (2n+1 bytes). */
 void hex_encode(const uint8_t *in, size_t n, char *out);
+/* Exactly n bytes as 2n hex digits (either case); -EINVAL otherwise, out untouched. */
+int hex_decode_exact(const char *s, uint8_t *out, size_t n);

@@ -429,6 +429,8 @@ static bool doc_is_slow(enum svc_op op)
 {
 	if (op < SVC_TDX_FIRST)
 		return svc_snp_is_slow(op);
+	if (op >= SVC_ATTEST_FIRST && op < SVC_GUEST_FIRST)
+		return svc_attest_is_slow(op);
 	return false;
 }
 
@@ -469,7 +471,7 @@ int svc_start(struct svc *s, struct coco_loop *loop, char *err, size_t errlen)
 		snprintf(err, errlen, "work queue: %s", strerror(-r));
 		return r;
 	}
-	if ((r = svc_snp_start(s, err, errlen)) < 0)
+	if ((r = svc_snp_start(s, err, errlen)) < 0 || (r = svc_attest_start(s, err, errlen)) < 0)
 		return r;
 	return 0;
 }
@@ -485,6 +487,7 @@ void svc_drain(struct svc *s)
 
 void svc_stop(struct svc *s)
 {
+	svc_attest_stop(s);
 	svc_snp_stop(s);
 	coco_workq_free(s->work_q);
 	coco_workq_free(s->measure_q);
@@ -510,6 +513,10 @@ void svc_dispatch(void *ctx, const struct svc_req *req, struct svc_reply *reply)
 	default:
 		if (req->op >= SVC_DOC_FIRST && req->op < SVC_TDX_FIRST) {
 			svc_snp_dispatch(s, req, reply);
+			return;
+		}
+		if (req->op >= SVC_ATTEST_FIRST && req->op < SVC_GUEST_FIRST) {
+			svc_attest_dispatch(s, req, reply);
 			return;
 		}
 		break;

@@ -1,6 +1,8 @@
 /* The service dispatch behind the REST API: owns the config, store and platform, and routes
  * typed requests to the services (sevd/, tdxd/, attest/ as they land). */
 #pragma once
+#include <openssl/x509.h>
+
 #include "api/dispatch.h"
 #include "coco/config.h"
 #include "coco/store.h"
@@ -19,6 +21,7 @@ struct svc {
 	struct coco_loop *loop;
 	/* Service areas' state (cocod/svc_<area>.c). */
 	struct svc_snp *snp;
+	struct svc_attest *attest;
 	int64_t started;
 	/* Cached platform probe; refreshed when older than SVC_PROBE_TTL_NS. */
 	struct hv_host_info probe;
@@ -57,6 +60,13 @@ bool svc_snp_is_slow(enum svc_op op);
 void svc_snp_dispatch(struct svc *s, const struct svc_req *q, struct svc_reply *r);
 /* Shutdown: make running KDS fetches end now. */
 void svc_snp_cancel(struct svc *s);
+/* The operator-trusted AMD roots besides the pinned ones (the emulated ARK when
+ * snp_trust_emulated_root is set); borrowed, valid until svc_snp_stop. */
+size_t svc_snp_trusted_roots(struct svc *s, X509 *const **ret);
+int svc_attest_start(struct svc *s, char *err, size_t errlen);
+void svc_attest_stop(struct svc *s);
+bool svc_attest_is_slow(enum svc_op op);
+void svc_attest_dispatch(struct svc *s, const struct svc_req *q, struct svc_reply *r);
 /* Loop thread: hand a table rebuilt on a worker to the VMM socket. */
 void svc_snp_loop_sync(struct svc *s);
 /* Around a firmware change that alters what the table must say (SNP_COMMIT, SNP_SET_CONFIG):

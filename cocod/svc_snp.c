@@ -1014,6 +1014,16 @@ static void vlek_delete(struct svc *s, const struct svc_req *q, struct svc_reply
 	r->doc.json = o;
 }
 
+size_t svc_snp_trusted_roots(struct svc *s, X509 *const **ret)
+{
+	if (!s->snp || !s->snp->params.n_trusted) {
+		*ret = NULL;
+		return 0;
+	}
+	*ret = s->snp->params.trusted;
+	return s->snp->params.n_trusted;
+}
+
 void svc_snp_dispatch(struct svc *s, const struct svc_req *q, struct svc_reply *r)
 {
 	struct svc_snp *n = s->snp;

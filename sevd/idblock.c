@@ -120,16 +120,6 @@ static bool is_hex(const char *s, size_t n)
 	return true;
 }
 
-/* Exactly n bytes as 2n hex digits. */
-static int hex_decode_exact(const char *s, uint8_t *out, size_t n)
-{
-	if (strlen(s) != 2 * n || !is_hex(s, 2 * n))
-		return -EINVAL;
-	for (size_t i = 0; i < n; i++)
-		sscanf(s + 2 * i, "%2hhx", &out[i]);
-	return 0;
-}
-
 /* Exactly n bytes as standard padded base64. */
 static int b64_decode_exact(const char *s, uint8_t *out, size_t n)
 {

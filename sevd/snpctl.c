@@ -109,6 +109,10 @@ static const struct cli_command commands[] = {
 	 snpctl_certs_usage, snpctl_certs},
 	{"vlek", "load, show or forget the VLEK hashstick (SNP_VLEK_LOAD)", snpctl_vlek_usage,
 	 snpctl_vlek},
+	{"verify", "verify an attestation report and its certificates (offline)",
+	 snpctl_verify_usage, snpctl_verify},
+	{"report", "show an attestation report's fields (offline): report show FILE",
+	 snpctl_report_usage, snpctl_report},
 };
 
 int main(int argc, char **argv)

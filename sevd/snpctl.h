@@ -16,3 +16,7 @@ extern const char snpctl_certs_usage[];
 int snpctl_certs(struct cli *cli, int argc, char **argv);
 extern const char snpctl_vlek_usage[];
 int snpctl_vlek(struct cli *cli, int argc, char **argv);
+extern const char snpctl_verify_usage[];
+int snpctl_verify(struct cli *cli, int argc, char **argv);
+extern const char snpctl_report_usage[];
+int snpctl_report(struct cli *cli, int argc, char **argv);

@@ -2,6 +2,7 @@
 #include "api/cli_status.h"
 #include "coco/util.h"
 #include "tdxd/measure.h"
+#include "tdxd/tdxctl.h"
 
 static const char status_usage[] =
 	"Usage: tdxctl [--socket PATH] status [--json]\n"
@@ -61,6 +62,9 @@ static const struct cli_command commands[] = {
 	{"status", "show the host's TDX state", status_usage, cmd_status},
 	{"measure", "compute MRTD, replay RTMRs or MRSEAM (offline)", tdxctl_measure_usage,
 	 tdxctl_measure},
+	{"quote", "show a TD quote or TDREPORT and check reference values (offline): quote show "
+		  "FILE",
+	 tdxctl_quote_usage, tdxctl_quote},
 };
 
 int main(int argc, char **argv)

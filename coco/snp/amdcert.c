@@ -409,9 +409,16 @@ int amd_chain_verify(enum snp_product product, X509 *ark, X509 *ask, X509 *vek,
 	    (r = check_cert_sigalg(ask, ask_name, err, errlen)) < 0 ||
 	    (vek && (r = check_cert_sigalg(vek, vek_name, err, errlen)) < 0))
 		return r;
-	if (EVP_PKEY_get_base_id(X509_get0_pubkey(ark)) != EVP_PKEY_RSA ||
-	    EVP_PKEY_get_base_id(X509_get0_pubkey(ask)) != EVP_PKEY_RSA)
-		return set_error(err, errlen, -EKEYREJECTED, "ARK/%s: key is not RSA", ask_name);
+	/* X509_get0_pubkey is NULL for a key OpenSSL cannot decode (a hostile certificate). */
+	EVP_PKEY *ark_key = X509_get0_pubkey(ark), *ask_key = X509_get0_pubkey(ask);
+	if (!ark_key || EVP_PKEY_get_base_id(ark_key) != EVP_PKEY_RSA) {
+		ERR_clear_error();
+		return set_error(err, errlen, -EKEYREJECTED, "ARK: key is not RSA");
+	}
+	if (!ask_key || EVP_PKEY_get_base_id(ask_key) != EVP_PKEY_RSA) {
+		ERR_clear_error();
+		return set_error(err, errlen, -EKEYREJECTED, "%s: key is not RSA", ask_name);
+	}
 	if (vek) {
 		EVP_PKEY *k = X509_get0_pubkey(vek);
 		char group[32] = "";

@@ -288,8 +288,8 @@ static int sign_snp(EVP_PKEY *key, const uint8_t *msg, size_t len, uint8_t out[S
 }
 
 /* 1: verifies; 0: does not; <0: malformed signature field. */
-static int verify_snp(EVP_PKEY *key, const uint8_t *msg, size_t len,
-		      const uint8_t sig_field[SNP_ECDSA_SIG_SIZE], char *err, size_t errlen)
+int snp_ecdsa_sig_verify(EVP_PKEY *key, const uint8_t *msg, size_t len,
+			 const uint8_t sig_field[SNP_ECDSA_SIG_SIZE], char *err, size_t errlen)
 {
 	const uint8_t *rb = sig_field + SNP_ECDSA_SIG_R_OFF, *sb = sig_field + SNP_ECDSA_SIG_S_OFF;
 	if (!all_zero(rb + P384_BYTES, SNP_ECDSA_COORD_SIZE - P384_BYTES) ||
@@ -355,7 +355,7 @@ static int verify_one(const char *what, uint32_t algo, const uint8_t *pub, const
 	int r = snp_id_pubkey_decode(pub, &key, why, sizeof(why));
 	if (r < 0)
 		return fail(r, err, errlen, "%s: %s", what, why);
-	r = verify_snp(key, msg, len, sig, why, sizeof(why));
+	r = snp_ecdsa_sig_verify(key, msg, len, sig, why, sizeof(why));
 	EVP_PKEY_free(key);
 	if (r < 0)
 		return fail(r, err, errlen, "%s: %s", what, why);

@@ -104,6 +104,12 @@ int snp_id_pubkey_decode(const uint8_t pub[SNP_ECDSA_PUBKEY_SIZE], EVP_PKEY **re
 int snp_id_auth_sign(const uint8_t id_block[SNP_ID_BLOCK_SIZE], EVP_PKEY *id_key,
 		     EVP_PKEY *author_key, uint8_t out[SNP_ID_AUTH_SIZE], char *err, size_t errlen);
 
+/* Verify an SNP signature structure (R, S little-endian at 0x00 / 0x48, 72 bytes each, the
+ * top 24 bytes of each zero) over msg: ECDSA P-384 with SHA-384 of msg. 1 verified, 0 not,
+ * -EINVAL an R or S above 384 bits, -ENOMEM. Reports and ID blocks are signed this way. */
+int snp_ecdsa_sig_verify(EVP_PKEY *key, const uint8_t *msg, size_t len,
+			 const uint8_t sig_field[SNP_ECDSA_SIG_SIZE], char *err, size_t errlen);
+
 struct snp_id_auth_verified {
 	uint8_t id_key_digest[SNP_LD_SIZE];
 	bool author_key; /* author_key_en was set and its signature verified */

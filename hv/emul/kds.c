@@ -79,17 +79,6 @@ static int reply_crl(struct emul_amd_pki *pki, bool vlek, struct kds_reply *rep)
 	return r;
 }
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* The SPL query of a VCEK request: every name once, decimal 0..255, nothing else. */
 enum { SPL_BL, SPL_TEE, SPL_SNP, SPL_UCODE, SPL_FMC, SPL_N };
 static const char *const spl_names[SPL_N] = {"blSPL", "teeSPL", "snpSPL", "ucodeSPL", "fmcSPL"};
@@ -150,12 +139,8 @@ static int reply_vcek(struct emul_amd_pki *pki, const char *hwid_hex, const char
 	uint8_t chip_id[64] = {0};
 	if (strlen(hwid_hex) != 2 * hwid_len)
 		return reply_text(rep, 400, "hwid has the wrong length for this product");
-	for (size_t i = 0; i < hwid_len; i++) {
-		int hi = hexval(hwid_hex[2 * i]), lo = hexval(hwid_hex[2 * i + 1]);
-		if (hi < 0 || lo < 0)
-			return reply_text(rep, 400, "hwid is not hexadecimal");
-		chip_id[i] = (uint8_t)(hi << 4 | lo);
-	}
+	if (hex_decode_exact(hwid_hex, chip_id, hwid_len) < 0)
+		return reply_text(rep, 400, "hwid is not hexadecimal");
 	unsigned spl[SPL_N];
 	const char *err = parse_spl_query(query, p == SNP_PRODUCT_TURIN, spl);
 	if (err)

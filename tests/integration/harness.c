@@ -325,3 +325,32 @@ char *slurp(const char *path)
 	fclose(f);
 	return buf;
 }
+
+json_object *http_json(struct daemon *d, const char *method, const char *path, const char *ct,
+		       const char *body, long body_len, long want)
+{
+	char h1[96];
+	snprintf(h1, sizeof(h1), "Content-Type: %s", ct ? ct : "application/json");
+	const char *h[] = {h1, NULL};
+	struct req_opts o = {.headers = body ? h : NULL, .body = body,
+			     .body_len = body_len ? body_len : -1};
+	struct reply r;
+	http(d, method, path, &o, &r);
+	ck_assert_msg(r.status == want, "%s %s: %ld (want %ld): %s", method, path, r.status, want,
+		      r.body);
+	json_object *j = json_tokener_parse(r.body);
+	ck_assert_ptr_nonnull(j);
+	reply_free(&r);
+	return j;
+}
+
+const char *json_path(json_object *o, const char *path)
+{
+	char buf[128];
+	snprintf(buf, sizeof(buf), "%s", path);
+	json_object *cur = o;
+	for (char *save, *k = strtok_r(buf, ".", &save); k; k = strtok_r(NULL, ".", &save))
+		if (!json_object_object_get_ex(cur, k, &cur))
+			return NULL;
+	return json_object_get_string(cur);
+}

@@ -2,6 +2,7 @@
  * sockets, and talk to it with libcurl. */
 #pragma once
 #include <curl/curl.h>
+#include <json-c/json.h>
 #include <stdbool.h>
 #include <sys/types.h>
 
@@ -51,4 +52,10 @@ void http(struct daemon *d, const char *method, const char *path, const struct r
 	  struct reply *r);
 void reply_free(struct reply *r);
 const char *json_field(const char *body, const char *key, char *buf, size_t n);
+/* method path with a body of content type ct (NULL: application/json; body NULL: none,
+ * body_len 0: strlen); asserts the status is want and returns the parsed JSON reply (put it). */
+json_object *http_json(struct daemon *d, const char *method, const char *path, const char *ct,
+		       const char *body, long body_len, long want);
+/* The member at a dotted path ("table.complete") as a string; NULL when absent. */
+const char *json_path(json_object *o, const char *path);
 char *slurp(const char *path);

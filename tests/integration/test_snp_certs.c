@@ -25,35 +25,6 @@
 static struct daemon d;
 static void teardown(void) { daemon_cleanup(&d); }
 
-static json_object *req_json(const char *method, const char *path, const char *ct,
-			     const char *body, long body_len, long want)
-{
-	char h1[96];
-	snprintf(h1, sizeof(h1), "Content-Type: %s", ct ? ct : "application/json");
-	const char *h[] = {h1, NULL};
-	struct req_opts o = {.headers = body ? h : NULL, .body = body,
-			     .body_len = body_len ? body_len : -1};
-	struct reply r;
-	http(&d, method, path, &o, &r);
-	ck_assert_msg(r.status == want, "%s %s: %ld (want %ld): %s", method, path, r.status, want,
-		      r.body);
-	json_object *j = json_tokener_parse(r.body);
-	ck_assert_ptr_nonnull(j);
-	reply_free(&r);
-	return j;
-}
-
-static const char *jget(json_object *o, const char *path)
-{
-	char buf[128];
-	snprintf(buf, sizeof(buf), "%s", path);
-	json_object *cur = o;
-	for (char *save, *k = strtok_r(buf, ".", &save); k; k = strtok_r(NULL, ".", &save))
-		if (!json_object_object_get_ex(cur, k, &cur))
-			return NULL;
-	return json_object_get_string(cur);
-}
-
 static void get_table(uint8_t **ret, size_t *ret_len)
 {
 	struct reply r;
@@ -61,8 +32,8 @@ static void get_table(uint8_t **ret, size_t *ret_len)
 	ck_assert_int_eq(r.status, 200);
 	ck_assert_ptr_nonnull(strstr(r.headers, "application/octet-stream"));
 	/* The harness NUL-terminates; the table holds NULs, so take its size from the JSON. */
-	json_object *l = req_json("GET", "/v1/snp/certs", NULL, NULL, 0, 200);
-	size_t n = (size_t)atol(jget(l, "table.size"));
+	json_object *l = http_json(&d, "GET", "/v1/snp/certs", NULL, NULL, 0, 200);
+	size_t n = (size_t)atol(json_path(l, "table.size"));
 	json_object_put(l);
 	*ret = malloc(n);
 	memcpy(*ret, r.body, n);
@@ -81,7 +52,7 @@ static void check_table(const uint8_t *t, size_t len, bool vlek)
 	ck_assert_int_eq(e[0].kind, SNP_CERT_ARK);
 	ck_assert_int_eq(e[1].kind, SNP_CERT_ASK);
 	ck_assert_int_eq(e[2].kind, vlek ? SNP_CERT_VLEK : SNP_CERT_VCEK);
-	json_object *l = req_json("GET", "/v1/snp/certs", NULL, NULL, 0, 200);
+	json_object *l = http_json(&d, "GET", "/v1/snp/certs", NULL, NULL, 0, 200);
 	json_object *certs;
 	ck_assert(json_object_object_get_ex(l, "certificates", &certs));
 	const char *want_kind[] = {"ark", vlek ? "asvk" : "ask", vlek ? "vlek" : "vcek"};
@@ -93,7 +64,7 @@ static void check_table(const uint8_t *t, size_t len, bool vlek)
 		bool found = false;
 		for (size_t j = 0; j < json_object_array_length(certs); j++) {
 			json_object *c = json_object_array_get_idx(certs, j);
-			if (streq(jget(c, "kind"), want_kind[i]) && streq(jget(c, "sha256"), hex))
+			if (streq(json_path(c, "kind"), want_kind[i]) && streq(json_path(c, "sha256"), hex))
 				found = true;
 		}
 		ck_assert_msg(found, "table entry %zu (%s) is not the cached certificate", i,
@@ -106,8 +77,8 @@ static void check_table(const uint8_t *t, size_t len, bool vlek)
 static void wait_complete(const char *chain)
 {
 	for (int i = 0; i < 200; i++) {
-		json_object *l = req_json("GET", "/v1/snp/certs", NULL, NULL, 0, 200);
-		const char *c = jget(l, "table.complete"), *ch = jget(l, "table.chain");
+		json_object *l = http_json(&d, "GET", "/v1/snp/certs", NULL, NULL, 0, 200);
+		const char *c = json_path(l, "table.complete"), *ch = json_path(l, "table.chain");
 		bool done = c && streq(c, "true") && ch && streq(ch, chain);
 		json_object_put(l);
 		if (done)
@@ -123,10 +94,10 @@ START_TEST(table_file_socket_and_req_certs)
 			  "vmm_socket = %DIR%/vmm.sock\n");
 	daemon_start(&d);
 	wait_complete("vcek");
-	json_object *l = req_json("GET", "/v1/snp/certs", NULL, NULL, 0, 200);
-	ck_assert_str_eq(jget(l, "table.complete"), "true");
-	ck_assert_str_eq(jget(l, "table.chain"), "vcek");
-	ck_assert_str_eq(jget(l, "product"), "Genoa");
+	json_object *l = http_json(&d, "GET", "/v1/snp/certs", NULL, NULL, 0, 200);
+	ck_assert_str_eq(json_path(l, "table.complete"), "true");
+	ck_assert_str_eq(json_path(l, "table.chain"), "vcek");
+	ck_assert_str_eq(json_path(l, "product"), "Genoa");
 	json_object_put(l);
 	uint8_t *t;
 	size_t tlen;
@@ -192,18 +163,18 @@ START_TEST(untrusted_root_is_neither_cached_nor_served)
 	/* The emulated KDS under a root that is not trusted: every chain fails validation. */
 	daemon_config(&d, "kds_base_url = emulated\n");
 	daemon_start(&d);
-	json_object *e = req_json("POST", "/v1/snp/certs/refresh", NULL, NULL, 0, 502);
-	ck_assert_str_eq(jget(e, "type"), "urn:cocod:problem:upstream-error");
-	ck_assert_msg(strstr(jget(e, "detail"), "ARK: not a pinned AMD root nor a trusted one"),
-		      "%s", jget(e, "detail"));
+	json_object *e = http_json(&d, "POST", "/v1/snp/certs/refresh", NULL, NULL, 0, 502);
+	ck_assert_str_eq(json_path(e, "type"), "urn:cocod:problem:upstream-error");
+	ck_assert_msg(strstr(json_path(e, "detail"), "ARK: not a pinned AMD root nor a trusted one"),
+		      "%s", json_path(e, "detail"));
 	json_object_put(e);
-	json_object *l = req_json("GET", "/v1/snp/certs", NULL, NULL, 0, 200);
+	json_object *l = http_json(&d, "GET", "/v1/snp/certs", NULL, NULL, 0, 200);
 	json_object *certs;
 	ck_assert(json_object_object_get_ex(l, "certificates", &certs));
 	ck_assert_uint_eq(json_object_array_length(certs), 0);
-	ck_assert_str_eq(jget(l, "table.served"), "false");
+	ck_assert_str_eq(json_path(l, "table.served"), "false");
 	json_object_put(l);
-	e = req_json("GET", "/v1/snp/certs/table", NULL, NULL, 0, 404);
+	e = http_json(&d, "GET", "/v1/snp/certs/table", NULL, NULL, 0, 404);
 	json_object_put(e);
 }
 END_TEST
@@ -230,11 +201,11 @@ START_TEST(kds_failures_keep_the_cached_chain)
 	for (int i = 0; i < 100 && kds_mock_requests(mock) < 1; i++)
 		usleep(50000);
 	usleep(200000);
-	json_object *l = req_json("GET", "/v1/snp/certs", NULL, NULL, 0, 200);
+	json_object *l = http_json(&d, "GET", "/v1/snp/certs", NULL, NULL, 0, 200);
 	json_object *certs;
 	ck_assert(json_object_object_get_ex(l, "certificates", &certs));
 	ck_assert_uint_eq(json_object_array_length(certs), 0);
-	ck_assert_str_eq(jget(l, "table.served"), "false");
+	ck_assert_str_eq(json_path(l, "table.served"), "false");
 	json_object_put(l);
 
 	/* 404 on the VCEK is not retried. */
@@ -243,25 +214,25 @@ START_TEST(kds_failures_keep_the_cached_chain)
 	ck_assert_int_eq(kds_mock_push(mock, &serve), 0);
 	ck_assert_int_eq(kds_mock_push(mock, &nf), 0);
 	unsigned before = kds_mock_requests(mock);
-	json_object *e = req_json("POST", "/v1/snp/certs/refresh", NULL, NULL, 0, 502);
-	ck_assert_msg(strstr(jget(e, "detail"), "VCEK"), "%s", jget(e, "detail"));
+	json_object *e = http_json(&d, "POST", "/v1/snp/certs/refresh", NULL, NULL, 0, 502);
+	ck_assert_msg(strstr(json_path(e, "detail"), "VCEK"), "%s", json_path(e, "detail"));
 	json_object_put(e);
 	ck_assert_uint_eq(kds_mock_requests(mock) - before, 2);
 	/* The chain it did get is valid and cached; the table is partial (ARK, ASK). */
-	l = req_json("GET", "/v1/snp/certs", NULL, NULL, 0, 200);
-	ck_assert_str_eq(jget(l, "table.complete"), "false");
+	l = http_json(&d, "GET", "/v1/snp/certs", NULL, NULL, 0, 200);
+	ck_assert_str_eq(json_path(l, "table.complete"), "false");
 	json_object_put(l);
 
 	/* A VCEK for another hwid is refused; then two 500s and a good answer complete it. */
 	struct kds_mock_action other = {.kind = KDS_MOCK_OTHER_HWID};
 	ck_assert_int_eq(kds_mock_push(mock, &other), 0);
-	e = req_json("POST", "/v1/snp/certs/refresh", NULL, NULL, 0, 502);
-	ck_assert_msg(strstr(jget(e, "detail"), "hwID"), "%s", jget(e, "detail"));
+	e = http_json(&d, "POST", "/v1/snp/certs/refresh", NULL, NULL, 0, 502);
+	ck_assert_msg(strstr(json_path(e, "detail"), "hwID"), "%s", json_path(e, "detail"));
 	json_object_put(e);
 	struct kds_mock_action err500 = {.kind = KDS_MOCK_STATUS, .status = 500};
 	ck_assert_int_eq(kds_mock_push(mock, &err500), 0);
-	l = req_json("POST", "/v1/snp/certs/refresh", NULL, NULL, 0, 200);
-	ck_assert_str_eq(jget(l, "table.complete"), "true");
+	l = http_json(&d, "POST", "/v1/snp/certs/refresh", NULL, NULL, 0, 200);
+	ck_assert_str_eq(json_path(l, "table.complete"), "true");
 	json_object_put(l);
 
 	/* KDS down (every request a 503 with Retry-After): a forced refresh fails, and the
@@ -271,7 +242,7 @@ START_TEST(kds_failures_keep_the_cached_chain)
 	get_table(&t1, &n1);
 	struct kds_mock_action busy = {.kind = KDS_MOCK_STATUS, .status = 503, .retry_after = "1"};
 	ck_assert_int_eq(kds_mock_push_n(mock, &busy, 4), 0);
-	e = req_json("POST", "/v1/snp/certs/refresh", NULL, "{\"force\":true}", 0, 502);
+	e = http_json(&d, "POST", "/v1/snp/certs/refresh", NULL, "{\"force\":true}", 0, 502);
 	json_object_put(e);
 	get_table(&t2, &n2);
 	ck_assert_uint_eq(n1, n2);
@@ -295,8 +266,8 @@ START_TEST(vlek_load_keep_reload)
 {
 	daemon_config(&d, "kds_base_url = emulated\nsnp_trust_emulated_root = yes\n");
 	daemon_start(&d);
-	json_object *p = req_json("GET", "/v1/snp/platform", NULL, NULL, 0, 200);
-	uint64_t tcb = strtoull(jget(p, "tcb.reported.raw"), NULL, 16);
+	json_object *p = http_json(&d, "GET", "/v1/snp/platform", NULL, NULL, 0, 200);
+	uint64_t tcb = strtoull(json_path(p, "tcb.reported.raw"), NULL, 16);
 	json_object_put(p);
 	char pdir[300];
 	snprintf(pdir, sizeof(pdir), "%s/state", d.dir);
@@ -308,28 +279,28 @@ START_TEST(vlek_load_keep_reload)
 	emul_amd_pki_free(pki);
 
 	/* Wrong TCB, wrong size, bad base64: refused, nothing loaded or kept. */
-	json_object *e = req_json("POST", "/v1/snp/vlek", "application/octet-stream",
+	json_object *e = http_json(&d, "POST", "/v1/snp/vlek", "application/octet-stream",
 				  (const char *)wrong, sizeof(wrong), 422);
-	ck_assert_msg(strstr(jget(e, "detail"), "but the platform reports"), "%s",
-		      jget(e, "detail"));
+	ck_assert_msg(strstr(json_path(e, "detail"), "but the platform reports"), "%s",
+		      json_path(e, "detail"));
 	json_object_put(e);
-	e = req_json("POST", "/v1/snp/vlek", "application/octet-stream", (const char *)good, 431,
+	e = http_json(&d, "POST", "/v1/snp/vlek", "application/octet-stream", (const char *)good, 431,
 		     422);
 	json_object_put(e);
-	e = req_json("POST", "/v1/snp/vlek", NULL, "{\"hashstick\":\"@@@\"}", 0, 422);
+	e = http_json(&d, "POST", "/v1/snp/vlek", NULL, "{\"hashstick\":\"@@@\"}", 0, 422);
 	json_object_put(e);
-	json_object *v = req_json("GET", "/v1/snp/vlek", NULL, NULL, 0, 200);
-	ck_assert_str_eq(jget(v, "loaded"), "false");
-	ck_assert_ptr_null(jget(v, "kept"));
+	json_object *v = http_json(&d, "GET", "/v1/snp/vlek", NULL, NULL, 0, 200);
+	ck_assert_str_eq(json_path(v, "loaded"), "false");
+	ck_assert_ptr_null(json_path(v, "kept"));
 	json_object_put(v);
 
 	/* The right one, as base64 JSON. */
 	char *b64 = base64_encode(good, sizeof(good));
 	char body[1024];
 	snprintf(body, sizeof(body), "{\"hashstick\":\"%s\",\"version\":0}", b64);
-	json_object *ok = req_json("POST", "/v1/snp/vlek", NULL, body, 0, 200);
-	ck_assert_str_eq(jget(ok, "loaded"), "true");
-	ck_assert_str_eq(jget(ok, "kept"), "true");
+	json_object *ok = http_json(&d, "POST", "/v1/snp/vlek", NULL, body, 0, 200);
+	ck_assert_str_eq(json_path(ok, "loaded"), "true");
+	ck_assert_str_eq(json_path(ok, "kept"), "true");
 	json_object_put(ok);
 	/* The table switches to the VLEK chain (the VLEK from the emulated CSP interface). */
 	wait_complete("vlek");
@@ -343,9 +314,9 @@ START_TEST(vlek_load_keep_reload)
 	 * again at start and the table carries the VLEK chain. */
 	restart();
 	wait_complete("vlek");
-	v = req_json("GET", "/v1/snp/vlek", NULL, NULL, 0, 200);
-	ck_assert_str_eq(jget(v, "loaded"), "true");
-	ck_assert_ptr_nonnull(jget(v, "kept.loaded_at"));
+	v = http_json(&d, "GET", "/v1/snp/vlek", NULL, NULL, 0, 200);
+	ck_assert_str_eq(json_path(v, "loaded"), "true");
+	ck_assert_ptr_nonnull(json_path(v, "kept.loaded_at"));
 	json_object_put(v);
 	get_table(&t, &tlen);
 	check_table(t, tlen, true);
@@ -360,9 +331,9 @@ START_TEST(vlek_load_keep_reload)
 	free(b64);
 
 	/* DELETE forgets it; a second DELETE is 404. */
-	json_object *del = req_json("DELETE", "/v1/snp/vlek", NULL, NULL, 0, 200);
+	json_object *del = http_json(&d, "DELETE", "/v1/snp/vlek", NULL, NULL, 0, 200);
 	json_object_put(del);
-	del = req_json("DELETE", "/v1/snp/vlek", NULL, NULL, 0, 404);
+	del = http_json(&d, "DELETE", "/v1/snp/vlek", NULL, NULL, 0, 404);
 	json_object_put(del);
 }
 END_TEST

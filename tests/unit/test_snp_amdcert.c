@@ -18,33 +18,7 @@
 #include "hv/emul/amdpki.h"
 #include "tests/check_main.h"
 
-#define AMD SOURCE_DIR "/tests/data/snp/amd"
-#define REPORTS SOURCE_DIR "/tests/data/snp/reports"
-
-/* 2026-01-01T00:00:00Z: inside the validity of every real certificate here (the Genoa and
- * Turin VCEKs date from 2025-07/08, valid 7 years). */
-static const time_t NOW = 1767225600;
-
-static const char *const lower[] = {
-    [SNP_PRODUCT_MILAN] = "milan", [SNP_PRODUCT_GENOA] = "genoa", [SNP_PRODUCT_TURIN] = "turin"};
-
-static uint8_t *slurp(const char *path, size_t *len)
-{
-	char *buf = NULL;
-	ck_assert_msg(read_file_max(path, 1 << 20, &buf, len) == 0, "read %s", path);
-	return (uint8_t *)buf;
-}
-
-static X509 *load(const char *dir, enum snp_product p, const char *file)
-{
-	char path[PATH_MAX], err[256] = "";
-	snprintf(path, sizeof(path), "%s/%s/%s", dir, lower[p], file);
-	size_t len;
-	_cleanup_free_ uint8_t *b = slurp(path, &len);
-	X509 *c = NULL;
-	ck_assert_msg(amd_cert_parse(b, len, &c, err, sizeof(err)) == 0, "%s: %s", path, err);
-	return c;
-}
+#include "tests/amd_vectors.h"
 
 static X509 *der_flip(X509 *c, long at_from_end)
 {

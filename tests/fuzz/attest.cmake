@@ -1,0 +1,6 @@
+# tests/fuzz/attest.cmake: harnesses of attest/: the SEV-SNP report parser and verifier, the
+# TDREPORT and the TDX quote parsers.
+list(APPEND COCOD_FUZZ_HARNESSES snp_report tdreport tdx_quote)
+set(fuzz_libs_snp_report attest)
+set(fuzz_libs_tdreport attest)
+set(fuzz_libs_tdx_quote attest)
