@@ -18,6 +18,11 @@
 static struct daemon d;
 static void teardown(void) { daemon_cleanup(&d); }
 
+static json_object *verify_post(const char *body, long want)
+{
+	return http_json(&d, "POST", "/v1/attestation/verify", NULL, body, 0, want);
+}
+
 static char *b64_file(const char *rel)
 {
 	char path[512];
@@ -94,7 +99,7 @@ START_TEST(snp_reports)
 		 "{\"report\": \"%s\", \"certs\": {\"vcek\": \"%s\", \"ask\": %s, \"ark\": %s},"
 		 " \"policy\": {\"forbid_debug\": true, \"min_tcb\": {\"snp\": 20}}}",
 		 genoa, vcek, ask, ark);
-	json_object *j = http_json(&d, "POST", "/v1/attestation/verify", NULL, body, 0, 200);
+	json_object *j = verify_post(body, 200);
 	ck_assert_str_eq(json_path(j, "type"), "sev-snp");
 	ck_assert_str_eq(json_path(j, "result.verified"), "true");
 	ck_assert_str_eq(json_path(j, "report.product"), "Genoa");
@@ -104,7 +109,7 @@ START_TEST(snp_reports)
 		 "{\"report\": \"%s\", \"certs\": {\"vcek\": \"%s\", \"ask\": %s, \"ark\": %s},"
 		 " \"policy\": {\"measurement\": \"%096d\"}}",
 		 genoa, vcek, ask, ark, 0);
-	j = http_json(&d, "POST", "/v1/attestation/verify", NULL, body, 0, 200);
+	j = verify_post(body, 200);
 	ck_assert_str_eq(json_path(j, "result.verified"), "false");
 	ck_assert_str_eq(json_path(j, "result.first_failure"), "policy.measurement");
 	json_object_put(j);
@@ -112,13 +117,13 @@ START_TEST(snp_reports)
 	 * (emulated) chain: the real VCEK is not signed by that ASK. */
 	snprintf(body, sizeof(body), "{\"report\": \"%s\", \"certs\": {\"vcek\": \"%s\"}}", genoa,
 		 vcek);
-	j = http_json(&d, "POST", "/v1/attestation/verify", NULL, body, 0, 200);
+	j = verify_post(body, 200);
 	ck_assert_str_eq(json_path(j, "result.verified"), "false");
 	ck_assert_str_eq(json_path(j, "result.first_failure"), "chain.vek");
 	json_object_put(j);
 	/* No certificates: this chip's VCEK is not cached: 422 naming it. */
 	snprintf(body, sizeof(body), "{\"report\": \"%s\"}", genoa);
-	j = http_json(&d, "POST", "/v1/attestation/verify", NULL, body, 0, 422);
+	j = verify_post(body, 422);
 	ck_assert_ptr_nonnull(strstr(json_path(j, "detail"), "vcek (Genoa hwid d2421d97"));
 	json_object_put(j);
 
@@ -128,25 +133,25 @@ START_TEST(snp_reports)
 	snprintf(body, sizeof(body),
 		 "{\"report\": \"%s\", \"policy\": {\"report_data\": \"ab%0126d\", \"vmpl\": 0}}",
 		 emu, 0);
-	j = http_json(&d, "POST", "/v1/attestation/verify", NULL, body, 0, 200);
+	j = verify_post(body, 200);
 	ck_assert_msg(streq(json_path(j, "result.verified"), "true"), "%s",
 		      json_object_to_json_string(j));
 	json_object_put(j);
 
 	/* Hostile bodies. */
-	http_json(&d, "POST", "/v1/attestation/verify", NULL, "{}", 0, 422);
-	http_json(&d, "POST", "/v1/attestation/verify", NULL, "{\"report\": \"AAAA\", \"quote\": \"AAAA\"}", 0, 422);
-	http_json(&d, "POST", "/v1/attestation/verify", NULL, "{\"report\": \"not base64!\"}", 0, 422);
-	http_json(&d, "POST", "/v1/attestation/verify", NULL, "{\"report\": \"AAAA\"}", 0, 422); /* 3 bytes: not a report */
-	http_json(&d, "POST", "/v1/attestation/verify", NULL, "{\"report\": 5}", 0, 422);
-	http_json(&d, "POST", "/v1/attestation/verify", NULL, "{\"reprot\": \"AAAA\"}", 0, 422);
+	json_object_put(verify_post("{}", 422));
+	json_object_put(verify_post("{\"report\": \"AAAA\", \"quote\": \"AAAA\"}", 422));
+	json_object_put(verify_post("{\"report\": \"not base64!\"}", 422));
+	json_object_put(verify_post("{\"report\": \"AAAA\"}", 422)); /* 3 bytes: not a report */
+	json_object_put(verify_post("{\"report\": 5}", 422));
+	json_object_put(verify_post("{\"reprot\": \"AAAA\"}", 422));
 	snprintf(body, sizeof(body), "{\"report\": \"%s\", \"policy\": {\"vmpl\": -1}}", emu);
-	http_json(&d, "POST", "/v1/attestation/verify", NULL, body, 0, 422);
+	json_object_put(verify_post(body, 422));
 	snprintf(body, sizeof(body), "{\"report\": \"%s\", \"policy\": {\"measurement\": \"00\"}}",
 		 emu);
-	http_json(&d, "POST", "/v1/attestation/verify", NULL, body, 0, 422);
+	json_object_put(verify_post(body, 422));
 	snprintf(body, sizeof(body), "{\"report\": \"%s\", \"certs\": {\"vcek\": \"AAAA\"}}", emu);
-	j = http_json(&d, "POST", "/v1/attestation/verify", NULL, body, 0, 422);
+	j = verify_post(body, 422);
 	ck_assert_ptr_nonnull(strstr(json_path(j, "detail"), "certs.vcek"));
 	json_object_put(j);
 }
@@ -160,7 +165,7 @@ START_TEST(emulated_root_untrusted)
 	char body[4096];
 	snprintf(body, sizeof(body), "{\"report\": \"%s\"}", emu);
 	/* Not trusted: nothing of the emulated chain was cached, so nothing to verify against. */
-	json_object *j = http_json(&d, "POST", "/v1/attestation/verify", NULL, body, 0, 422);
+	json_object *j = verify_post(body, 422);
 	ck_assert_ptr_nonnull(strstr(json_path(j, "detail"), "ark"));
 	json_object_put(j);
 }
@@ -178,7 +183,7 @@ START_TEST(tdx_quotes)
 		 q,
 		 "222222222222222222222222222222222222222222222222222222222222222222222222222222"
 		 "222222222222222222");
-	json_object *j = http_json(&d, "POST", "/v1/attestation/verify", NULL, body, 0, 200);
+	json_object *j = verify_post(body, 200);
 	ck_assert_str_eq(json_path(j, "type"), "tdx-quote");
 	ck_assert_str_eq(json_path(j, "quote.signature_verified"), "false");
 	ck_assert_str_eq(json_path(j, "result.verified"), "false");
@@ -186,13 +191,13 @@ START_TEST(tdx_quotes)
 	json_object_put(j);
 	snprintf(body, sizeof(body), "{\"quote\": \"%s\", \"reference\": {\"known_mrseam\": [\"%096d\"]}}",
 		 q, 0);
-	j = http_json(&d, "POST", "/v1/attestation/verify", NULL, body, 0, 200);
+	j = verify_post(body, 200);
 	ck_assert_str_eq(json_path(j, "result.reference_checks_passed"), "false");
 	ck_assert_str_eq(json_path(j, "result.first_failure"), "tdx.mrseam");
 	json_object_put(j);
 	_cleanup_free_ char *sgx = b64_file("tests/fuzz/corpus/tdx_quote/v5-sgx.bin");
 	snprintf(body, sizeof(body), "{\"quote\": \"%s\"}", sgx);
-	http_json(&d, "POST", "/v1/attestation/verify", NULL, body, 0, 422);
+	json_object_put(verify_post(body, 422));
 }
 END_TEST
 
