@@ -2,7 +2,6 @@
  * service as one svc_doc_req; the service's svc_doc comes back as the response. */
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include "api/http.h"
 #include "coco/util.h"
@@ -13,16 +12,6 @@ const char *svc_doc_arg(const struct svc_doc_req *d, const char *name)
 		if (streq(d->args[i].name, name))
 			return d->args[i].value;
 	return NULL;
-}
-
-static bool content_type_is(const char *ct, const char *want)
-{
-	if (!ct)
-		return false;
-	size_t n = strcspn(ct, ";");
-	while (n > 0 && ct[n - 1] == ' ')
-		n--;
-	return n == strlen(want) && strncasecmp(ct, want, n) == 0;
 }
 
 bool api_doc_prepare(const struct api_env *env, struct api_request *rq, struct api_response *rs,
@@ -54,7 +43,7 @@ bool api_doc_prepare(const struct api_env *env, struct api_request *rq, struct a
 		return false;
 	}
 	if ((route->body & API_BODY_BYTES) &&
-	    content_type_is(rq->content_type, "application/octet-stream")) {
+	    api_content_type_is(rq->content_type, "application/octet-stream")) {
 		d->bytes = (const uint8_t *)rq->body;
 		d->len = rq->body_len;
 		return true;
@@ -64,7 +53,7 @@ bool api_doc_prepare(const struct api_env *env, struct api_request *rq, struct a
 			    "request body must be application/octet-stream");
 		return false;
 	}
-	if ((route->body & API_BODY_BYTES) && !content_type_is(rq->content_type, "application/json")) {
+	if ((route->body & API_BODY_BYTES) && !api_content_type_is(rq->content_type, "application/json")) {
 		api_problem(rs, 415, "unsupported-media-type", "Unsupported media type",
 			    "request body must be application/json or application/octet-stream");
 		return false;

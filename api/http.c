@@ -75,19 +75,19 @@ void api_response_clear(struct api_response *rs)
 	rs->body_static = false;
 }
 
-static bool content_type_is_json(const char *ct)
+bool api_content_type_is(const char *ct, const char *want)
 {
 	if (!ct)
 		return false;
 	size_t n = strcspn(ct, ";");
 	while (n > 0 && ct[n - 1] == ' ')
 		n--;
-	return n == strlen("application/json") && strncasecmp(ct, "application/json", n) == 0;
+	return n == strlen(want) && strncasecmp(ct, want, n) == 0;
 }
 
 json_object *api_parse_json_body(const struct api_request *rq, struct api_response *rs)
 {
-	if (!content_type_is_json(rq->content_type)) {
+	if (!api_content_type_is(rq->content_type, "application/json")) {
 		api_problem(rs, 415, "unsupported-media-type", "Unsupported media type",
 			    "request body must be application/json");
 		return NULL;

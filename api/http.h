@@ -115,6 +115,8 @@ void api_response_json(struct api_response *rs, unsigned status, json_object *ob
 void api_problem(struct api_response *rs, unsigned status, const char *slug, const char *title,
 		 const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 void api_response_clear(struct api_response *rs);
+/* The media type of a Content-Type value (parameters after ';' ignored, case-insensitive). */
+bool api_content_type_is(const char *ct, const char *want);
 /* Parse a request body strictly as one JSON object; on failure fills a 400/415 problem and
  * returns NULL. */
 json_object *api_parse_json_body(const struct api_request *rq, struct api_response *rs);

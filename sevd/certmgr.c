@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <openssl/asn1.h>
+#include <openssl/err.h>
 #include <openssl/x509.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -533,18 +534,11 @@ void certmgr_table_clear(struct certmgr_table *t)
 static int ark_check(const struct certmgr_params *p, enum snp_product product, X509 *x,
 		     char *err, size_t errlen)
 {
-	bool ok = amd_ark_pinned_product(x) == product;
-	uint8_t fp[AMD_FINGERPRINT_SIZE], tfp[AMD_FINGERPRINT_SIZE];
-	if (!ok && amd_cert_fingerprint(x, fp) == 0)
-		for (size_t i = 0; !ok && i < p->n_trusted; i++)
-			ok = amd_cert_fingerprint(p->trusted[i], tfp) == 0 &&
-			     memcmp(fp, tfp, sizeof(fp)) == 0;
-	if (!ok) {
-		snprintf(err, errlen, "ARK: not AMD's pinned %s root nor a trusted one",
-			 snp_product_name(product));
-		return -EKEYREJECTED;
-	}
+	int r = amd_ark_trusted(product, x, p->trusted, p->n_trusted, err, errlen);
+	if (r < 0)
+		return r;
 	if (X509_verify(x, X509_get0_pubkey(x)) != 1) {
+		ERR_clear_error();
 		snprintf(err, errlen, "ARK: not self-signed");
 		return -EKEYREJECTED;
 	}

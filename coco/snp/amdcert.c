@@ -365,6 +365,27 @@ static const char *cn_of(const X509 *c, char *buf, size_t len)
 	return buf;
 }
 
+int amd_ark_trusted(enum snp_product product, const X509 *ark, X509 *const *trusted,
+		    size_t n_trusted, char *err, size_t errlen)
+{
+	/* The root: AMD's own for this product, or one the operator trusts, byte for byte. */
+	enum snp_product pinned = amd_ark_pinned_product(ark);
+	bool ok = pinned == product;
+	uint8_t fp[AMD_FINGERPRINT_SIZE], tfp[AMD_FINGERPRINT_SIZE];
+	int r;
+	if (!ok && (r = amd_cert_fingerprint(ark, fp)) < 0)
+		return set_error(err, errlen, r, "ARK: cannot encode");
+	for (size_t i = 0; !ok && i < n_trusted; i++)
+		ok = trusted[i] && amd_cert_fingerprint(trusted[i], tfp) == 0 &&
+		     memcmp(fp, tfp, sizeof(fp)) == 0;
+	if (ok)
+		return 0;
+	if (pinned != SNP_PRODUCT_UNKNOWN)
+		return set_error(err, errlen, -EKEYREJECTED, "ARK: AMD's %s root, not %s's",
+				 snp_product_name(pinned), snp_product_name(product));
+	return set_error(err, errlen, -EKEYREJECTED, "ARK: not a pinned AMD root nor a trusted one");
+}
+
 int amd_chain_verify(enum snp_product product, X509 *ark, X509 *ask, X509 *vek,
 		     X509 *const *trusted, size_t n_trusted, time_t now, char *err, size_t errlen)
 {
@@ -387,22 +408,8 @@ int amd_chain_verify(enum snp_product product, X509 *ark, X509 *ask, X509 *vek,
 	names[depth++] = ask_name;
 	names[depth++] = "ARK";
 
-	/* The root: AMD's own for this product, or one the operator trusts, byte for byte. */
-	enum snp_product pinned = amd_ark_pinned_product(ark);
-	bool ok = pinned == product;
-	uint8_t fp[AMD_FINGERPRINT_SIZE], tfp[AMD_FINGERPRINT_SIZE];
-	if (!ok && (r = amd_cert_fingerprint(ark, fp)) < 0)
-		return set_error(err, errlen, r, "ARK: cannot encode");
-	for (size_t i = 0; !ok && i < n_trusted; i++)
-		ok = trusted[i] && amd_cert_fingerprint(trusted[i], tfp) == 0 &&
-		     memcmp(fp, tfp, sizeof(fp)) == 0;
-	if (!ok) {
-		if (pinned != SNP_PRODUCT_UNKNOWN)
-			return set_error(err, errlen, -EKEYREJECTED, "ARK: AMD's %s root, not %s's",
-					 snp_product_name(pinned), snp_product_name(product));
-		return set_error(err, errlen, -EKEYREJECTED,
-				 "ARK: not a pinned AMD root nor a trusted one");
-	}
+	if ((r = amd_ark_trusted(product, ark, trusted, n_trusted, err, errlen)) < 0)
+		return r;
 
 	/* Signature algorithms, explicitly (OpenSSL would accept any PSS parameters). */
 	if ((r = check_cert_sigalg(ark, "ARK", err, errlen)) < 0 ||

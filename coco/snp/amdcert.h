@@ -37,6 +37,11 @@ int amd_cert_fingerprint(const X509 *cert, uint8_t ret[AMD_FINGERPRINT_SIZE]);
  * SNP_PRODUCT_UNKNOWN for any other certificate. */
 enum snp_product amd_ark_pinned_product(const X509 *ark);
 
+/* The ARK is AMD's pinned root of product, or byte-equal to one of trusted[n_trusted].
+ * -EKEYREJECTED naming which it is not (the self-signature is not checked here). */
+int amd_ark_trusted(enum snp_product product, const X509 *ark, X509 *const *trusted,
+		    size_t n_trusted, char *err, size_t errlen);
+
 /* Verify ARK -> ASK/ASVK [-> VCEK/VLEK] (vek may be NULL: a bare KDS cert_chain) for product:
  * the ARK is AMD's pinned root of that product, or byte-equal to one of trusted[n_trusted]
  * (operator-trusted roots such as the emulated platform's ARK); the ARK is self-signed; every

@@ -219,6 +219,52 @@ START_TEST(auth_bearer)
 }
 END_TEST
 
+/* RFC 4648 section 10 test vectors, both ways. */
+START_TEST(base64_vectors)
+{
+	static const char *const plain[] = {"", "f", "fo", "foo", "foob", "fooba", "foobar"};
+	static const char *const enc[] = {"", "Zg==", "Zm8=", "Zm9v", "Zm9vYg==", "Zm9vYmE=",
+					  "Zm9vYmFy"};
+	for (size_t i = 0; i < ARRAY_SIZE(plain); i++) {
+		char *e = base64_encode((const uint8_t *)plain[i], strlen(plain[i]));
+		ck_assert_str_eq(e, enc[i]);
+		free(e);
+		uint8_t *d;
+		size_t n;
+		ck_assert_int_eq(base64_decode(enc[i], strlen(enc[i]), &d, &n), 0);
+		ck_assert_uint_eq(n, strlen(plain[i]));
+		ck_assert_mem_eq(d, plain[i], n);
+		free(d);
+	}
+}
+END_TEST
+
+/* Not base64, or not the canonical form: refused, output untouched. */
+static const char *const bad_base64[] = {
+	"Zg=",      /* length not a multiple of 4 */
+	"Zg",       /* unpadded */
+	"Zm9v\n",  /* whitespace */
+	"Zm 9",     /* a blank */
+	"Zh==",     /* nonzero bits under the padding */
+	"Zm9=",     /* nonzero bits under the padding */
+	"Z===",     /* three pad characters */
+	"=Zm9",     /* padding first */
+	"Zg==Zm9v", /* padding in the middle */
+	"Zm9-",     /* base64url alphabet */
+	"Zm9_",
+};
+
+START_TEST(base64_hostile)
+{
+	const char *in = bad_base64[_i];
+	uint8_t *d = (uint8_t *)0x1;
+	size_t n = 77;
+	ck_assert_int_eq(base64_decode(in, strlen(in), &d, &n), -EINVAL);
+	ck_assert_ptr_eq(d, (uint8_t *)0x1);
+	ck_assert_uint_eq(n, 77);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("core");
@@ -232,6 +278,10 @@ int main(void)
 	tc = tcase_create("auth");
 	tcase_add_test(tc, auth_roles);
 	tcase_add_test(tc, auth_bearer);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("base64");
+	tcase_add_test(tc, base64_vectors);
+	tcase_add_loop_test(tc, base64_hostile, 0, (int)ARRAY_SIZE(bad_base64));
 	suite_add_tcase(s, tc);
 	return run_suite(s);
 }
