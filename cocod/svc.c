@@ -7,6 +7,7 @@
 #include "hv/sev.h"
 #include "hv/uapi/sev_compat.h"
 #include "sevd/certfile.h"
+#include "tdxd/gate.h"
 #include "version.h"
 
 void svc_reply_error(struct svc_reply *r, enum svc_status st, const char *fmt, ...)
@@ -471,6 +472,10 @@ int svc_start(struct svc *s, struct coco_loop *loop, char *err, size_t errlen)
 		snprintf(err, errlen, "work queue: %s", strerror(-r));
 		return r;
 	}
+	if ((r = tdxd_gate_new(&s->tdx_gate)) < 0) {
+		snprintf(err, errlen, "TD-launch gate: %s", strerror(-r));
+		return r;
+	}
 	if ((r = svc_snp_start(s, err, errlen)) < 0 || (r = svc_attest_start(s, err, errlen)) < 0)
 		return r;
 	return 0;
@@ -492,6 +497,8 @@ void svc_stop(struct svc *s)
 	coco_workq_free(s->work_q);
 	coco_workq_free(s->measure_q);
 	s->work_q = s->measure_q = NULL;
+	tdxd_gate_free(s->tdx_gate);
+	s->tdx_gate = NULL;
 }
 
 void svc_dispatch(void *ctx, const struct svc_req *req, struct svc_reply *reply)

@@ -22,6 +22,9 @@ struct svc {
 	/* Service areas' state (cocod/svc_<area>.c). */
 	struct svc_snp *snp;
 	struct svc_attest *attest;
+	/* The TD-launch gate (tdxd/gate.h): TD launches hold it shared, a module update takes it
+	 * exclusive; closed for good once the module is lost. Created by svc_start. */
+	struct tdxd_gate *tdx_gate;
 	int64_t started;
 	/* Cached platform probe; refreshed when older than SVC_PROBE_TTL_NS. */
 	struct hv_host_info probe;
