@@ -55,7 +55,7 @@ struct svc_snp {
 	struct certmgr_platform served_for;
 	bool served_complete;
 	unsigned n_entries;
-	char missing[512];
+	char missing[1024];
 	int64_t built_at;
 	int64_t last_fetch_at;
 	char last_fetch_error[512];
@@ -161,7 +161,7 @@ static bool same_platform(const struct certmgr_platform *a, const struct certmgr
 /* ---- publishing ---- */
 
 /* Make t the served table unless it is worse than what is served for the same platform state
- * (a failed fetch must not take away a complete cached chain). Writes the file (under the
+ * (a failed fetch must not take away a complete cached chain; a revocation does). Writes the file (under the
  * lock, or under `held` when the caller holds it), and the socket when on the loop thread.
  * Takes t->blob. */
 static void publish(struct svc_snp *n, uint64_t gen, const struct certmgr_platform *plat,
@@ -169,7 +169,7 @@ static void publish(struct svc_snp *n, uint64_t gen, const struct certmgr_platfo
 {
 	pthread_mutex_lock(&n->mu);
 	bool same = n->blob && same_platform(&n->served_for, plat);
-	if (gen < n->published_gen || (same && n->served_complete && !complete)) {
+	if (gen < n->published_gen || (same && n->served_complete && !complete && !t->revoked)) {
 		pthread_mutex_unlock(&n->mu);
 		certmgr_table_clear(t);
 		return;
@@ -239,6 +239,12 @@ static int rebuild(struct svc *s, enum certmgr_mode mode, bool on_loop, struct c
 		snprintf(n->last_fetch_error, sizeof(n->last_fetch_error), "%s",
 			 r == 0 ? "" : err);
 		pthread_mutex_unlock(&n->mu);
+	}
+	if (r == -ENOENT && t.revoked) {
+		log_err("certificates revoked by AMD's CRL, no longer served: %s", t.missing);
+		/* The ASK itself revoked: guests get a table of only the terminator. */
+		if (!t.blob && (t.blob = calloc(1, SNP_CERT_TABLE_ENTRY_SIZE)))
+			t.len = SNP_CERT_TABLE_ENTRY_SIZE;
 	}
 	if (r == 0 || (r == -ENOENT && t.blob)) {
 		if (out_info) {

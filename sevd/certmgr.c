@@ -159,7 +159,7 @@ static int get_chain(struct build *b)
 	struct coco_cert_key ark_key = key_of(b->plat->product, COCO_CERT_ARK);
 	struct coco_cert_key ask_key =
 	    key_of(b->plat->product, vlek ? COCO_CERT_ASVK : COCO_CERT_ASK);
-	char err[256] = "";
+	char err[512] = "";
 	if (b->mode != CERTMGR_FETCH_ALL) {
 		X509 *ark = cache_x509(p, &ark_key), *ask = cache_x509(p, &ask_key);
 		if (ark && ask &&
@@ -261,7 +261,7 @@ static int vek_validate(void *ud, const uint8_t *body, size_t len, char *err, si
 static int get_vlek(struct build *b, const struct coco_cert_key *key)
 {
 	const struct certmgr_params *p = b->p;
-	char err[256] = "";
+	char err[512] = "";
 	uint8_t *der = NULL;
 	size_t len = 0;
 	struct vek_fetch v = {.b = b};
@@ -295,7 +295,7 @@ static int get_vek(struct build *b)
 	}
 	if (r < 0)
 		return r;
-	char err[256] = "";
+	char err[512] = "";
 	if (b->mode != CERTMGR_FETCH_ALL || b->plat->vlek) {
 		X509 *x = cache_x509(p, &key);
 		if (x && vek_check(b, x, err, sizeof(err)) == 0) {
@@ -386,7 +386,7 @@ static int get_crl(struct build *b)
 {
 	const struct certmgr_params *p = b->p;
 	struct coco_cert_key key = key_of(b->plat->product, COCO_CERT_CRL);
-	char err[256] = "";
+	char err[512] = "";
 	struct coco_cert_record rec;
 	X509_CRL *crl = NULL;
 	if (b->mode != CERTMGR_FETCH_ALL && coco_store_cert_get(p->store, &key, &rec) == 0) {
@@ -489,11 +489,17 @@ int certmgr_build(const struct certmgr_params *p, const struct certmgr_platform 
 			if (r == 0) {
 				char why[256];
 				if (crl_check(&b, b.crl, why, sizeof(why)) < 0) {
-					/* revoked: serve nothing of this chain */
+					/* Revoked: the VEK is not served; nor, when the ASK
+					 * itself is revoked, anything of this chain. */
 					missing(ret, "CRL: %s", why);
+					ret->revoked = true;
 					X509_free(b.vek);
 					b.vek = NULL;
-					r = -EKEYREVOKED;
+					X509 *ask[1] = {b.ask};
+					r = amd_crl_check(b.crl, b.ark, ask, 1, b.now, why,
+							  sizeof(why)) < 0
+						? -EKEYREVOKED
+						: -ENOENT;
 				}
 			}
 		}

@@ -62,8 +62,11 @@ struct certmgr_table {
 	bool vlek;
 	unsigned n_entries;
 	unsigned fetched; /* certificates fetched (and stored) by this build */
+	/* The CRL revokes part of the chain: the VEK (ASK and ARK still served) or the ASK (no
+	 * blob). A table served before must be replaced even though this one is incomplete. */
+	bool revoked;
 	/* What could not be had, one line per item ("VCEK: KDS 404 ..."); "" when complete. */
-	char missing[512];
+	char missing[1024];
 };
 
 /* Build the table for plat. Returns 0 when a complete chain was assembled (ret->missing empty),

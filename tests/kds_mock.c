@@ -7,6 +7,7 @@
 #include <netinet/in.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "coco/util.h"
@@ -261,4 +262,36 @@ void kds_mock_last_path(struct kds_mock *m, char *out, size_t n)
 	pthread_mutex_lock(&m->lock);
 	snprintf(out, n, "%s", m->last_path);
 	pthread_mutex_unlock(&m->lock);
+}
+
+/* ---- the PKIs the mock serves ---- */
+
+struct emul_amd_pki *kds_test_pkis[4];
+
+void kds_test_pkis_open(const char *dir)
+{
+	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+		abort();
+	static const enum snp_product ps[] = {SNP_PRODUCT_MILAN, SNP_PRODUCT_GENOA,
+					      SNP_PRODUCT_TURIN};
+	for (size_t i = 0; i < ARRAY_SIZE(ps); i++)
+		if (emul_amd_pki_open(dir, ps[i], &kds_test_pkis[ps[i]]) < 0)
+			abort();
+}
+
+void kds_test_pkis_close(void)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(kds_test_pkis); i++) {
+		emul_amd_pki_free(kds_test_pkis[i]);
+		kds_test_pkis[i] = NULL;
+	}
+}
+
+const struct snp_tcb *kds_test_tcb(enum snp_product p)
+{
+	static const struct snp_tcb milan = {.bootloader = 3, .tee = 0, .snp = 20, .microcode = 209};
+	static const struct snp_tcb genoa = {.bootloader = 7, .tee = 1, .snp = 22, .microcode = 72};
+	static const struct snp_tcb turin = {.fmc = 1, .bootloader = 2, .tee = 0, .snp = 3,
+					     .microcode = 4};
+	return p == SNP_PRODUCT_MILAN ? &milan : p == SNP_PRODUCT_GENOA ? &genoa : &turin;
 }

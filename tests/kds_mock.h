@@ -38,3 +38,11 @@ int kds_mock_push_n(struct kds_mock *m, const struct kds_mock_action *a, unsigne
 unsigned kds_mock_requests(struct kds_mock *m);
 /* The path (with query) of the last request, copied into out. */
 void kds_mock_last_path(struct kds_mock *m, char *out, size_t n);
+
+/* The emulated AMD PKI of Milan, Genoa and Turin (indexed by enum snp_product), opened from a
+ * key cache directory, shared by the tests that run a mock KDS; and one TCB per product they
+ * ask for. kds_test_pkis_open aborts when a PKI cannot be opened. */
+extern struct emul_amd_pki *kds_test_pkis[4];
+void kds_test_pkis_open(const char *dir);
+void kds_test_pkis_close(void);
+const struct snp_tcb *kds_test_tcb(enum snp_product p);

@@ -15,28 +15,10 @@
 #include "tests/check_main.h"
 #include "tests/kds_mock.h"
 
-static struct emul_amd_pki *pkis[4]; /* by enum snp_product */
 static uint8_t chip_id[64];
 
-static const struct snp_tcb tcb_milan = {.bootloader = 3, .tee = 0, .snp = 20, .microcode = 209};
-static const struct snp_tcb tcb_genoa = {.bootloader = 7, .tee = 1, .snp = 22, .microcode = 72};
-static const struct snp_tcb tcb_turin = {.fmc = 1, .bootloader = 2, .tee = 0, .snp = 3,
-					 .microcode = 4};
 
-static void pki_setup(void)
-{
-	ck_assert(mkdir(PKI_CACHE_DIR, 0700) == 0 || errno == EEXIST);
-	static const enum snp_product ps[] = {SNP_PRODUCT_MILAN, SNP_PRODUCT_GENOA,
-					      SNP_PRODUCT_TURIN};
-	for (size_t i = 0; i < ARRAY_SIZE(ps); i++)
-		ck_assert_int_eq(emul_amd_pki_open(PKI_CACHE_DIR, ps[i], &pkis[ps[i]]), 0);
-}
-
-static void pki_teardown(void)
-{
-	for (size_t i = 0; i < ARRAY_SIZE(pkis); i++)
-		emul_amd_pki_free(pkis[i]);
-}
+static void pki_setup(void) { kds_test_pkis_open(PKI_CACHE_DIR); }
 
 /* ---- test validators (the real AMD checks live in coco/snp/amdcert.h) --------------------- */
 
@@ -170,11 +152,6 @@ static struct kds_options fast_opts(const char *base, struct progress_log *log)
 	return o;
 }
 
-static const struct snp_tcb *tcb_of(enum snp_product p)
-{
-	return p == SNP_PRODUCT_MILAN ? &tcb_milan : p == SNP_PRODUCT_GENOA ? &tcb_genoa : &tcb_turin;
-}
-
 struct fixture {
 	struct kds_mock *mock;
 	struct kds_client *c;
@@ -186,14 +163,14 @@ struct fixture {
 static void fixture_start(struct fixture *f, enum snp_product p, const struct kds_options *o)
 {
 	memset(f, 0, sizeof(*f));
-	ck_assert_int_eq(kds_mock_start(pkis[p], &f->mock), 0);
+	ck_assert_int_eq(kds_mock_start(kds_test_pkis[p], &f->mock), 0);
 	struct kds_options oo = o ? *o : fast_opts(NULL, NULL);
 	oo.base_url = kds_mock_base_url(f->mock);
 	oo.progress = on_progress;
 	oo.progress_ud = &f->log;
 	ck_assert_int_eq(kds_client_new(&oo, &f->c), 0);
-	f->ev = (struct expect_vcek){.product = p, .tcb = *tcb_of(p)};
-	ck_assert_int_eq(kds_vcek_url(oo.base_url, p, chip_id, tcb_of(p), f->vcek_url,
+	f->ev = (struct expect_vcek){.product = p, .tcb = *kds_test_tcb(p)};
+	ck_assert_int_eq(kds_vcek_url(oo.base_url, p, chip_id, kds_test_tcb(p), f->vcek_url,
 				      sizeof(f->vcek_url)),
 			 0);
 }
@@ -234,7 +211,7 @@ START_TEST(vcek_urls)
 	char want[KDS_URL_MAX];
 
 	ck_assert_int_eq(kds_vcek_url("https://kdsintf.amd.com", SNP_PRODUCT_MILAN, chip_id,
-				      &tcb_milan, u, sizeof(u)),
+				      kds_test_tcb(SNP_PRODUCT_MILAN), u, sizeof(u)),
 			 0);
 	snprintf(want, sizeof(want),
 		 "https://kdsintf.amd.com/vcek/v1/Milan/%s?blSPL=3&teeSPL=0&snpSPL=20&ucodeSPL=209",
@@ -245,7 +222,7 @@ START_TEST(vcek_urls)
 	/* A trailing '/' on the base is dropped; Bergamo is served as Genoa. */
 	enum snp_product bergamo;
 	ck_assert_int_eq(snp_product_from_name("Bergamo", &bergamo), 0);
-	ck_assert_int_eq(kds_vcek_url("http://proxy:8080/", bergamo, chip_id, &tcb_genoa, u,
+	ck_assert_int_eq(kds_vcek_url("http://proxy:8080/", bergamo, chip_id, kds_test_tcb(SNP_PRODUCT_GENOA), u,
 				      sizeof(u)),
 			 0);
 	snprintf(want, sizeof(want),
@@ -254,24 +231,24 @@ START_TEST(vcek_urls)
 
 	/* Turin: fmcSPL, and hwid = the first 8 bytes of CHIP_ID (16 hex digits). */
 	ck_assert_int_eq(kds_vcek_url("https://kdsintf.amd.com", SNP_PRODUCT_TURIN, chip_id,
-				      &tcb_turin, u, sizeof(u)),
+				      kds_test_tcb(SNP_PRODUCT_TURIN), u, sizeof(u)),
 			 0);
 	ck_assert_str_eq(u, "https://kdsintf.amd.com/vcek/v1/Turin/030a11181f262d34"
 			    "?fmcSPL=1&blSPL=2&teeSPL=0&snpSPL=3&ucodeSPL=4");
 
 	/* Refusals leave ret untouched. */
 	strcpy(u, "keep");
-	struct snp_tcb bad = tcb_genoa;
+	struct snp_tcb bad = *kds_test_tcb(SNP_PRODUCT_GENOA);
 	bad.fmc = 1;
 	ck_assert_int_eq(kds_vcek_url("https://k", SNP_PRODUCT_GENOA, chip_id, &bad, u, sizeof(u)),
 			 -EINVAL);
-	ck_assert_int_eq(kds_vcek_url("https://k", SNP_PRODUCT_UNKNOWN, chip_id, &tcb_milan, u,
+	ck_assert_int_eq(kds_vcek_url("https://k", SNP_PRODUCT_UNKNOWN, chip_id, kds_test_tcb(SNP_PRODUCT_MILAN), u,
 				      sizeof(u)),
 			 -EINVAL);
-	ck_assert_int_eq(kds_vcek_url("", SNP_PRODUCT_MILAN, chip_id, &tcb_milan, u, sizeof(u)),
+	ck_assert_int_eq(kds_vcek_url("", SNP_PRODUCT_MILAN, chip_id, kds_test_tcb(SNP_PRODUCT_MILAN), u, sizeof(u)),
 			 -EINVAL);
 	ck_assert_int_eq(kds_vcek_url("https://kdsintf.amd.com", SNP_PRODUCT_MILAN, chip_id,
-				      &tcb_milan, u, 100),
+				      kds_test_tcb(SNP_PRODUCT_MILAN), u, 100),
 			 -ENOBUFS);
 	ck_assert_str_eq(u, "keep");
 }
@@ -372,7 +349,7 @@ static void happy(enum snp_product p)
 		      "%s", err);
 	free(body);
 	ck_assert_int_eq(kds_crl_url(kds_mock_base_url(f.mock), KDS_KEY_VCEK, p, u, sizeof(u)), 0);
-	ck_assert_msg(kds_fetch(f.c, u, validate_crl, pkis[p], &body, &len, err, sizeof(err)) == 0,
+	ck_assert_msg(kds_fetch(f.c, u, validate_crl, kds_test_pkis[p], &body, &len, err, sizeof(err)) == 0,
 		      "%s", err);
 	free(body);
 	ck_assert_uint_eq(kds_mock_requests(f.mock), 4);
@@ -485,7 +462,7 @@ START_TEST(not_found_not_retried)
 	/* The Genoa KDS has no Milan products: the emulated KDS answers 404 by itself. */
 	char u[KDS_URL_MAX];
 	ck_assert_int_eq(kds_vcek_url(kds_mock_base_url(f.mock), SNP_PRODUCT_MILAN, chip_id,
-				      &tcb_milan, u, sizeof(u)),
+				      kds_test_tcb(SNP_PRODUCT_MILAN), u, sizeof(u)),
 			 0);
 	uint8_t *body = NULL;
 	size_t len = 0;
@@ -632,9 +609,9 @@ START_TEST(connection_refused)
 	o.max_attempts = 2;
 	struct kds_client *c;
 	ck_assert_int_eq(kds_client_new(&o, &c), 0);
-	struct expect_vcek ev = {.product = SNP_PRODUCT_GENOA, .tcb = tcb_genoa};
+	struct expect_vcek ev = {.product = SNP_PRODUCT_GENOA, .tcb = *kds_test_tcb(SNP_PRODUCT_GENOA)};
 	char u[KDS_URL_MAX], err[512] = "";
-	ck_assert_int_eq(kds_vcek_url("http://127.0.0.1:1", SNP_PRODUCT_GENOA, chip_id, &tcb_genoa,
+	ck_assert_int_eq(kds_vcek_url("http://127.0.0.1:1", SNP_PRODUCT_GENOA, chip_id, kds_test_tcb(SNP_PRODUCT_GENOA),
 				      u, sizeof(u)),
 			 0);
 	uint8_t *body = NULL;
@@ -736,7 +713,7 @@ int main(void)
 
 	TCase *mock = tcase_create("mock");
 	/* Once per binary (parent process); the key sets are cached per build tree. */
-	tcase_add_unchecked_fixture(mock, pki_setup, pki_teardown);
+	tcase_add_unchecked_fixture(mock, pki_setup, kds_test_pkis_close);
 	tcase_set_timeout(mock, 60);
 	tcase_add_test(mock, happy_milan);
 	tcase_add_test(mock, happy_genoa);
