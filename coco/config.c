@@ -6,6 +6,7 @@
 #include <sys/un.h>
 #include <stdarg.h>
 
+#include "coco/snp/product.h"
 #include "coco/util.h"
 
 #define MAX_LINE 4096
@@ -131,6 +132,7 @@ enum key_id {
 	K_LOG_LEVEL, K_API_MAX_BODY, K_API_MAX_CONNECTIONS, K_UNIX_DEFAULT_ROLE, K_UNIX_ROLE,
 	K_TLS_SUBJECT_ROLE, K_IMAGE_DIR, K_SNP_CERT_TABLE, K_VMM_SOCKET, K_VMM_SOCKET_GROUP,
 	K_SNP_TRUST_EMULATED_ROOT, K_SNP_CERT_CRL, K_KDS_TIMEOUT, K_KDS_ATTEMPTS, K_SNP_VLEK_CERT,
+	K_SNP_VLEK_URL, K_KDS_CLIENT_CERT, K_KDS_CLIENT_KEY,
 	K_COUNT,
 };
 
@@ -164,6 +166,9 @@ static const struct {
 	[K_KDS_TIMEOUT] = {"kds_timeout", false},
 	[K_KDS_ATTEMPTS] = {"kds_attempts", false},
 	[K_SNP_VLEK_CERT] = {"snp_vlek_cert", false},
+	[K_SNP_VLEK_URL] = {"snp_vlek_url", false},
+	[K_KDS_CLIENT_CERT] = {"kds_client_cert", false},
+	[K_KDS_CLIENT_KEY] = {"kds_client_key", false},
 };
 
 static int set_bool(struct parse_ctx *p, unsigned line, const char *key, bool *field,
@@ -404,6 +409,23 @@ static int apply_key(struct parse_ctx *p, unsigned line, enum key_id k, char *v,
 		c->kds_attempts = (unsigned)n;
 		return 0;
 	case K_SNP_VLEK_CERT: return set_path(p, line, key, &c->snp_vlek_cert, v, false);
+	case K_SNP_VLEK_URL: {
+		/* Checked with a sample TCB: every placeholder must be one we fill. */
+		char url[2048];
+		int r = snp_tcb_url_expand(v, SNP_PRODUCT_TURIN, 0, url, sizeof(url));
+		if (r == -EINVAL && strstr(v, "{fmcSPL}") == NULL)
+			return fail(p, line, key, -EINVAL,
+				    "'%s' is not an http(s) URL template (placeholders: {product} "
+				    "{tcb} {blSPL} {teeSPL} {snpSPL} {ucodeSPL} {fmcSPL})",
+				    v);
+		if (r < 0 && r != -EINVAL)
+			return fail(p, line, key, r, "URL template too long");
+		if (strcspn(v, " \t\"\\") != strlen(v))
+			return fail(p, line, key, -EINVAL, "'%s' has characters a URL cannot", v);
+		return set_str(&c->snp_vlek_url, v);
+	}
+	case K_KDS_CLIENT_CERT: return set_path(p, line, key, &c->kds_client_cert, v, false);
+	case K_KDS_CLIENT_KEY: return set_path(p, line, key, &c->kds_client_key, v, false);
 	case K_COUNT: break;
 	}
 	return -EINVAL;
@@ -445,6 +467,13 @@ static int validate(struct parse_ctx *p, struct coco_config *c)
 	if (streq(c->kds_base_url, "emulated") && c->platform != COCO_PLATFORM_EMULATED)
 		return fail(p, LINE(K_KDS_BASE_URL), "kds_base_url", -EINVAL,
 			    "'emulated' (the emulated platform's KDS) needs platform = emulated");
+	if (!!c->kds_client_cert != !!c->kds_client_key)
+		return fail(p, LINE(c->kds_client_cert ? K_KDS_CLIENT_CERT : K_KDS_CLIENT_KEY),
+			    c->kds_client_cert ? "kds_client_cert" : "kds_client_key", -EINVAL,
+			    "kds_client_cert and kds_client_key must be set together");
+	if (c->snp_vlek_url && streq(c->kds_base_url, "emulated"))
+		return fail(p, LINE(K_SNP_VLEK_URL), "snp_vlek_url", -EINVAL,
+			    "with kds_base_url = emulated, VLEKs come from the emulated platform");
 	if (c->listen_tcp && !c->token_file && !c->tls_client_ca)
 		return fail(p, LINE(K_LISTEN_TCP), "listen_tcp", -EINVAL,
 			    "TCP clients need credentials: set token_file or tls_client_ca");
@@ -574,6 +603,9 @@ void coco_config_free(struct coco_config *c)
 	free(c->vmm_socket);
 	free(c->vmm_socket_group);
 	free(c->snp_vlek_cert);
+	free(c->snp_vlek_url);
+	free(c->kds_client_cert);
+	free(c->kds_client_key);
 	free(c->unix_roles);
 	for (size_t i = 0; i < c->n_subject_roles; i++)
 		free(c->subject_roles[i].subject);

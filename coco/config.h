@@ -47,6 +47,10 @@ struct coco_config {
 	bool snp_trust_emulated_root; /* emulated platform only */
 	bool snp_cert_crl;            /* put the ARK's CRL in the table */
 	char *snp_vlek_cert;          /* the VLEK certificate (PEM/DER) from the CSP */
+	/* The CSP's VLEK interface, a URL template (see kds_vlek_url), fetched with the TLS
+	 * client certificate kds_client_cert/kds_client_key (PEM files). NULL: none. */
+	char *snp_vlek_url;
+	char *kds_client_cert, *kds_client_key;
 	int log_level;
 	size_t api_max_body;
 	unsigned api_max_connections;

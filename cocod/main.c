@@ -101,6 +101,9 @@ static int daemon_reload(void *userdata, struct svc_reload *ret, char *err, size
 		     "snp_trust_emulated_root");
 	RESTART_ONLY(nc->snp_cert_crl != old->snp_cert_crl, "snp_cert_crl");
 	RESTART_ONLY(STRCHG(nc->snp_vlek_cert, old->snp_vlek_cert), "snp_vlek_cert");
+	RESTART_ONLY(STRCHG(nc->snp_vlek_url, old->snp_vlek_url), "snp_vlek_url");
+	RESTART_ONLY(STRCHG(nc->kds_client_cert, old->kds_client_cert), "kds_client_cert");
+	RESTART_ONLY(STRCHG(nc->kds_client_key, old->kds_client_key), "kds_client_key");
 #undef RESTART_ONLY
 #undef STRCHG
 	/* Restart-only keys keep their running values so the config reflects what runs. */
@@ -123,6 +126,9 @@ static int daemon_reload(void *userdata, struct svc_reload *ret, char *err, size
 	KEEP(vmm_socket);
 	KEEP(vmm_socket_group);
 	KEEP(snp_vlek_cert);
+	KEEP(snp_vlek_url); /* borrowed by the certificate service */
+	KEEP(kds_client_cert);
+	KEEP(kds_client_key);
 #undef KEEP
 	nc->kds_timeout_s = old->kds_timeout_s;
 	nc->kds_attempts = old->kds_attempts;

@@ -41,6 +41,8 @@ struct svc_snp {
 	enum snp_product product;
 	char table_path[4200]; /* "" none */
 	struct kds_client *kds;
+	struct kds_client *csp; /* the CSP VLEK interface (snp_vlek_url), with the client cert */
+	const char *csp_url;    /* the template, borrowed from the config */
 	struct emul_amd_pki *pki; /* emulated platform */
 	struct certmgr_fetcher fetcher;
 	X509 *trusted[1];
@@ -122,6 +124,52 @@ static int emul_vlek_fetch(void *ud, uint64_t tcb, uint8_t **ret_der, size_t *re
 	}
 	memcpy(*ret_der, d, (size_t)n);
 	*ret_len = (size_t)n;
+	OPENSSL_free(d);
+	return 0;
+}
+
+/* A body from the CSP VLEK interface: one certificate, DER or PEM (the chain and TCB checks
+ * are certmgr's, as for every VEK). */
+static int csp_vlek_validate(void *ud, const uint8_t *body, size_t len, char *err, size_t errlen)
+{
+	X509 **ret = ud;
+	X509 *x = NULL;
+	int r = amd_cert_parse(body, len, &x, err, errlen);
+	if (r < 0)
+		return r;
+	X509_free(*ret);
+	*ret = x;
+	return 0;
+}
+
+static int csp_vlek_fetch(void *ud, uint64_t tcb, uint8_t **ret_der, size_t *ret_len, char *err,
+			  size_t errlen)
+{
+	struct svc_snp *n = ud;
+	char url[KDS_URL_MAX];
+	int r = snp_tcb_url_expand(n->csp_url, n->product, tcb, url, sizeof(url));
+	if (r < 0) {
+		snprintf(err, errlen, "snp_vlek_url: cannot build the URL for TCB 0x%016llx: %s",
+			 (unsigned long long)tcb, strerror(-r));
+		return r;
+	}
+	X509 *x = NULL;
+	uint8_t *body = NULL;
+	size_t len = 0;
+	if ((r = kds_fetch(n->csp, url, csp_vlek_validate, &x, &body, &len, err, errlen)) < 0) {
+		X509_free(x);
+		return r;
+	}
+	free(body);
+	unsigned char *d = NULL;
+	int dl = i2d_X509(x, &d);
+	X509_free(x);
+	if (dl <= 0 || !(*ret_der = malloc((size_t)dl))) {
+		OPENSSL_free(d);
+		return -ENOMEM;
+	}
+	memcpy(*ret_der, d, (size_t)dl);
+	*ret_len = (size_t)dl;
 	OPENSSL_free(d);
 	return 0;
 }
@@ -457,6 +505,27 @@ int svc_snp_start(struct svc *s, char *err, size_t errlen)
 		n->fetcher = (struct certmgr_fetcher){.fetch = kds_fetcher, .ud = n->kds,
 						      .base_url = kds_client_base_url(n->kds),
 						      .source = COCO_CERT_SRC_KDS};
+		if (c->snp_vlek_url) {
+			const char *files[] = {c->kds_client_cert, c->kds_client_key};
+			for (size_t i = 0; i < ARRAY_SIZE(files); i++)
+				if (files[i] && access(files[i], R_OK) < 0) {
+					r = -errno;
+					snprintf(err, errlen, "%s %s: %s",
+						 i ? "kds_client_key" : "kds_client_cert",
+						 files[i], strerror(-r));
+					return r;
+				}
+			o.client_cert = c->kds_client_cert;
+			o.client_key = c->kds_client_key;
+			if ((r = kds_client_new(&o, &n->csp)) < 0) {
+				snprintf(err, errlen, "CSP VLEK client: %s", strerror(-r));
+				return r;
+			}
+			n->csp_url = c->snp_vlek_url;
+			n->params.vlek_fetch = csp_vlek_fetch;
+			n->params.vlek_ud = n;
+			n->params.vlek_source = COCO_CERT_SRC_KDS;
+		}
 	}
 	n->params.store = s->store;
 	n->params.fetcher = &n->fetcher;
@@ -518,6 +587,8 @@ void svc_snp_cancel(struct svc *s)
 {
 	if (s->snp && s->snp->kds)
 		kds_client_cancel(s->snp->kds);
+	if (s->snp && s->snp->csp)
+		kds_client_cancel(s->snp->csp);
 }
 
 void svc_snp_stop(struct svc *s)
@@ -527,6 +598,7 @@ void svc_snp_stop(struct svc *s)
 		return;
 	vmmsock_free(n->vmm);
 	kds_client_free(n->kds);
+	kds_client_free(n->csp);
 	free(n->blob);
 	pthread_mutex_destroy(&n->mu);
 	free(n);

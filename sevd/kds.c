@@ -139,6 +139,7 @@ struct inflight {
 struct kds_client {
 	struct kds_options o;
 	char *base;
+	char *client_cert, *client_key;
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
 	struct inflight *inflight[KDS_INFLIGHT_MAX];
@@ -183,7 +184,8 @@ void kds_options_default(struct kds_options *ret)
 
 int kds_client_new(const struct kds_options *opts, struct kds_client **ret)
 {
-	if (!opts || !ret || opts->max_attempts == 0 || opts->max_attempts > 100 ||
+	if (!opts || !ret || !opts->client_cert != !opts->client_key ||
+	    opts->max_attempts == 0 || opts->max_attempts > 100 ||
 	    opts->connect_timeout_ms == 0 || opts->attempt_timeout_ms == 0 ||
 	    opts->total_timeout_ms == 0 || opts->max_body == 0 ||
 	    opts->max_body > KDS_BODY_HARD_MAX || opts->backoff_max_ms < opts->backoff_base_ms)
@@ -201,8 +203,15 @@ int kds_client_new(const struct kds_options *opts, struct kds_client **ret)
 	}
 	c->o = *opts;
 	c->base = strndup(base, bl);
+	if (opts->client_cert) {
+		c->client_cert = strdup(opts->client_cert);
+		c->client_key = strdup(opts->client_key);
+	}
+	c->o.client_cert = c->client_cert;
+	c->o.client_key = c->client_key;
 	pthread_condattr_t ca;
-	int ok = c->base && pthread_condattr_init(&ca) == 0;
+	int ok = c->base && (!opts->client_cert || (c->client_cert && c->client_key)) &&
+		 pthread_condattr_init(&ca) == 0;
 	if (ok) {
 		ok = pthread_condattr_setclock(&ca, CLOCK_MONOTONIC) == 0 &&
 		     pthread_cond_init(&c->cond, &ca) == 0;
@@ -210,6 +219,8 @@ int kds_client_new(const struct kds_options *opts, struct kds_client **ret)
 	}
 	if (!ok) {
 		free(c->base);
+		free(c->client_cert);
+		free(c->client_key);
 		free(c);
 		curl_global_cleanup();
 		return -ENOMEM;
@@ -227,6 +238,8 @@ void kds_client_free(struct kds_client *c)
 	pthread_mutex_destroy(&c->lock);
 	pthread_cond_destroy(&c->cond);
 	free(c->base);
+	free(c->client_cert);
+	free(c->client_key);
 	free(c);
 	curl_global_cleanup();
 }
@@ -306,6 +319,12 @@ static CURLcode attempt_run(struct kds_client *c, const char *url, uint32_t time
 	curl_easy_setopt(h, CURLOPT_HEADERDATA, a);
 	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, curlerr);
 	curl_easy_setopt(h, CURLOPT_USERAGENT, "cocod-kds/1");
+	if (o->client_cert) {
+		curl_easy_setopt(h, CURLOPT_SSLCERT, o->client_cert);
+		curl_easy_setopt(h, CURLOPT_SSLCERTTYPE, "PEM");
+		curl_easy_setopt(h, CURLOPT_SSLKEY, o->client_key);
+		curl_easy_setopt(h, CURLOPT_SSLKEYTYPE, "PEM");
+	}
 	curlerr[0] = 0;
 	CURLcode cc = curl_easy_perform(h);
 	long status = 0;

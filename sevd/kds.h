@@ -66,6 +66,9 @@ struct kds_options {
 	uint32_t retry_after_max_ms;  /* Retry-After is honoured up to this */
 	kds_progress_fn progress;
 	void *progress_ud;
+	/* A TLS client certificate and its key (PEM files; both or neither; copied): what AMD's
+	 * authenticated CSP interface (VLEK) requires. */
+	const char *client_cert, *client_key;
 };
 
 /* Defaults: connect 10 s, attempt 30 s, low speed 64 B/s for 15 s, 64 KiB, 5 attempts in 120 s,

@@ -3,6 +3,8 @@
 #include "tests/kds_mock.h"
 
 #include <arpa/inet.h>
+#include <endian.h>
+#include <openssl/x509.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
 #include <pthread.h>
@@ -15,6 +17,10 @@
 #define MOCK_QUEUE_MAX 64
 #define MOCK_DELAY_MAX_MS 10000
 #define MOCK_PATH_MAX 1024
+
+/* The cloud provider's VLEK interface as the operator's template in the tests spells it:
+ * /csp/vlek/<tcb as 16 hex digits> -> the emulated PKI's VLEK for that TCB (DER). */
+#define MOCK_CSP_VLEK_PREFIX "/csp/vlek/"
 
 struct queued {
 	struct kds_mock_action a;
@@ -102,6 +108,26 @@ static int other_hwid_path(const char *path, char *out, size_t n)
 	return 0;
 }
 
+static enum MHD_Result csp_vlek(struct kds_mock *m, struct MHD_Connection *con, const char *arg)
+{
+	uint64_t tcb = 0;
+	size_t n = strlen(arg);
+	if (n != 16 || hex_decode_exact(arg, (uint8_t *)&tcb, 8) < 0)
+		return send_bytes(con, 400, "mock: bad TCB\n", 14, "text/plain", NULL);
+	tcb = be64toh(tcb);
+	X509 *x = NULL;
+	if (emul_amd_pki_vlek(m->pki, tcb, NULL, &x) < 0)
+		return send_bytes(con, 404, "mock: no VLEK\n", 14, "text/plain", NULL);
+	unsigned char *der = NULL;
+	int dl = i2d_X509(x, &der);
+	X509_free(x);
+	if (dl <= 0)
+		return send_bytes(con, 500, "mock: DER\n", 10, "text/plain", NULL);
+	enum MHD_Result res = send_bytes(con, 200, der, (size_t)dl, "application/pkix-cert", NULL);
+	OPENSSL_free(der);
+	return res;
+}
+
 static enum MHD_Result handle(void *cls, struct MHD_Connection *con, const char *url,
 			      const char *method, const char *version, const char *upload_data,
 			      size_t *upload_data_size, void **req_cls)
@@ -166,6 +192,8 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *con, const char 
 	uint8_t *body = NULL;
 	size_t len = 0;
 	const char *ct = NULL;
+	if (strncmp(path, MOCK_CSP_VLEK_PREFIX, strlen(MOCK_CSP_VLEK_PREFIX)) == 0)
+		return csp_vlek(m, con, path + strlen(MOCK_CSP_VLEK_PREFIX));
 	if (emul_kds_get(m->pki, path, &status, &body, &len, &ct) < 0)
 		return send_bytes(con, 500, "mock: emulated KDS failed\n", 26, "text/plain", NULL);
 	if (act.a.kind == KDS_MOCK_TRUNCATE && status == 200)

@@ -2,6 +2,8 @@
 
 #include <errno.h>
 #include <stddef.h>
+#include <stdio.h>
+#include <string.h>
 #include <strings.h>
 
 const char *snp_product_name(enum snp_product p)
@@ -99,5 +101,58 @@ int snp_tcb_decode(enum snp_product p, uint64_t v, struct snp_tcb *ret)
 		return -EINVAL;
 	}
 	*ret = t;
+	return 0;
+}
+
+int snp_tcb_url_expand(const char *tmpl, enum snp_product product, uint64_t tcb, char *ret,
+		       size_t retlen)
+{
+	const char *name = snp_product_name(product);
+	struct snp_tcb t;
+	if (!tmpl || !name || !ret || retlen == 0 || snp_tcb_decode(product, tcb, &t) < 0 ||
+	    (strncmp(tmpl, "https://", 8) != 0 && strncmp(tmpl, "http://", 7) != 0))
+		return -EINVAL;
+	size_t o = 0;
+	for (const char *s = tmpl; *s;) {
+		char piece[32];
+		const char *add = piece;
+		size_t n;
+		if (*s != '{') {
+			add = s;
+			n = strcspn(s, "{");
+			s += n;
+		} else {
+			const char *end = strchr(s, '}');
+			if (!end)
+				return -EINVAL;
+			size_t kl = (size_t)(end - s - 1);
+			const char *k = s + 1;
+#define IS(lit) (kl == strlen(lit) && strncmp(k, lit, kl) == 0)
+			if (IS("product"))
+				add = name;
+			else if (IS("tcb"))
+				snprintf(piece, sizeof(piece), "%016llx", (unsigned long long)tcb);
+			else if (IS("blSPL"))
+				snprintf(piece, sizeof(piece), "%u", t.bootloader);
+			else if (IS("teeSPL"))
+				snprintf(piece, sizeof(piece), "%u", t.tee);
+			else if (IS("snpSPL"))
+				snprintf(piece, sizeof(piece), "%u", t.snp);
+			else if (IS("ucodeSPL"))
+				snprintf(piece, sizeof(piece), "%u", t.microcode);
+			else if (IS("fmcSPL") && product == SNP_PRODUCT_TURIN)
+				snprintf(piece, sizeof(piece), "%u", t.fmc);
+			else
+				return -EINVAL;
+#undef IS
+			n = strlen(add);
+			s = end + 1;
+		}
+		if (o + n >= retlen)
+			return -ENAMETOOLONG;
+		memcpy(ret + o, add, n);
+		o += n;
+	}
+	ret[o] = '\0';
 	return 0;
 }

@@ -1,6 +1,7 @@
 /* SEV-SNP products (CPU generations) and their TCB_VERSION byte layouts. */
 #pragma once
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 /* Bergamo and Siena are Genoa-family parts: AMD's KDS serves them under "Genoa". */
@@ -34,3 +35,10 @@ enum snp_product snp_product_from_cpuid(uint32_t eax);
  * reserved bytes; encode refuses fmc != 0 on Milan/Genoa. */
 int snp_tcb_encode(enum snp_product p, const struct snp_tcb *t, uint64_t *ret);
 int snp_tcb_decode(enum snp_product p, uint64_t v, struct snp_tcb *ret);
+
+/* A URL from an operator's template (the CSP VLEK interface, snp_vlek_url): {product}
+ * (Milan/Genoa/Turin), {tcb} (the reported TCB, 16 hex digits), {blSPL} {teeSPL} {snpSPL} {ucodeSPL} {fmcSPL} (decimal; fmcSPL
+ * only on Turin). -EINVAL: an unknown or unterminated placeholder, {fmcSPL} off Turin, a TCB
+ * whose reserved bytes are set, or no http(s) URL; -ENAMETOOLONG. */
+int snp_tcb_url_expand(const char *tmpl, enum snp_product product, uint64_t tcb, char *ret,
+		       size_t retlen);

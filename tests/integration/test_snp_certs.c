@@ -338,6 +338,105 @@ START_TEST(vlek_load_keep_reload)
 }
 END_TEST
 
+/* The cloud provider's VLEK interface (snp_vlek_url, a template; kds_client_cert/key for its
+ * TLS client authentication, unused over the mock's plain HTTP): after a VLEK load, the VLEK
+ * certificate is fetched from it, validated and served in the VLEK chain. */
+START_TEST(csp_vlek_interface)
+{
+	struct emul_amd_pki *pki;
+	ck_assert_int_eq(emul_amd_pki_open(PKI_CACHE_DIR, SNP_PRODUCT_GENOA, &pki), 0);
+	struct kds_mock *mock;
+	ck_assert_int_eq(kds_mock_start(pki, &mock), 0);
+	daemon_config(&d, "");
+	/* The client certificate files must be readable, or cocod refuses to start. */
+	char cert[300], key[300], extra[2048];
+	snprintf(cert, sizeof(cert), "%s/csp.pem", d.dir);
+	snprintf(key, sizeof(key), "%s/csp.key", d.dir);
+	snprintf(extra, sizeof(extra),
+		 "kds_base_url = %s\nsnp_trust_emulated_root = yes\nkds_attempts = 2\n"
+		 "kds_timeout = 5\nsnp_vlek_url = %s/csp/vlek/{tcb}\n"
+		 "kds_client_cert = %s\nkds_client_key = %s\n",
+		 kds_mock_base_url(mock), kds_mock_base_url(mock), cert, key);
+	daemon_rewrite_config(&d, extra);
+	char *out;
+	const char *argv[] = {COCOD_BIN, "-c", d.conf, NULL};
+	ck_assert_int_eq(run_capture(argv, &out), 1);
+	ck_assert_msg(strstr(out, "kds_client_cert"), "%s", out);
+	free(out);
+	FILE *f = fopen(cert, "w");
+	ck_assert_ptr_nonnull(f);
+	fclose(f);
+	f = fopen(key, "w");
+	ck_assert_ptr_nonnull(f);
+	fclose(f);
+	daemon_start(&d);
+	wait_complete("vcek");
+	json_object *p = http_json(&d, "GET", "/v1/snp/platform", NULL, NULL, 0, 200);
+	uint64_t tcb = strtoull(json_path(p, "tcb.reported.raw"), NULL, 16);
+	json_object_put(p);
+	uint8_t hs[EMUL_VLEK_HASHSTICK_SIZE];
+	ck_assert_int_eq(emul_amd_pki_wrap_vlek(pki, tcb, hs), 0);
+
+	/* The CSP interface fails first (500s; each fetch gives up after kds_attempts = 2, and
+	 * the load may start two fetches): the load itself succeeds, the VLEK chain stays
+	 * incomplete and no VLEK is cached. */
+	struct kds_mock_action err500 = {.kind = KDS_MOCK_STATUS, .status = 500};
+	ck_assert_int_eq(kds_mock_push(mock, &(struct kds_mock_action){.kind = KDS_MOCK_SERVE}), 0);
+	ck_assert_int_eq(kds_mock_push_n(mock, &err500, 4), 0);
+	json_object *ok = http_json(&d, "POST", "/v1/snp/vlek", "application/octet-stream",
+				   (const char *)hs, sizeof(hs), 200);
+	json_object_put(ok);
+	json_object *l = NULL;
+	for (int i = 0; i < 200; i++) {
+		l = http_json(&d, "GET", "/v1/snp/certs", NULL, NULL, 0, 200);
+		const char *err = json_path(l, "table.last_fetch_error");
+		if (err && strstr(err, "VLEK"))
+			break;
+		json_object_put(l);
+		l = NULL;
+		usleep(50000);
+	}
+	ck_assert_msg(l, "the VLEK fetch did not fail as scripted");
+	ck_assert_str_eq(json_path(l, "table.complete"), "false");
+	ck_assert_msg(strstr(json_path(l, "table.last_fetch_error"), "/csp/vlek/"), "%s",
+		      json_path(l, "table.last_fetch_error"));
+	json_object *certs;
+	ck_assert(json_object_object_get_ex(l, "certificates", &certs));
+	for (size_t i = 0; i < json_object_array_length(certs); i++)
+		ck_assert_str_ne(json_path(json_object_array_get_idx(certs, i), "kind"), "vlek");
+	json_object_put(l);
+
+	/* The interface answers again: a refresh completes the VLEK chain with its certificate
+	 * (one more try when a scripted 500 was still queued). */
+	for (int i = 0; i < 3; i++) {
+		struct reply rr;
+		http(&d, "POST", "/v1/snp/certs/refresh", NULL, &rr);
+		long st = rr.status;
+		reply_free(&rr);
+		if (st == 200)
+			break;
+		ck_assert_int_eq(st, 502);
+	}
+	l = http_json(&d, "GET", "/v1/snp/certs", NULL, NULL, 0, 200);
+	ck_assert_str_eq(json_path(l, "table.complete"), "true");
+	ck_assert_str_eq(json_path(l, "table.chain"), "vlek");
+	json_object_put(l);
+	char path[1024];
+	kds_mock_last_path(mock, path, sizeof(path));
+	char want[64];
+	snprintf(want, sizeof(want), "/csp/vlek/%016llx", (unsigned long long)tcb);
+	ck_assert_str_eq(path, want);
+	uint8_t *t;
+	size_t tlen;
+	get_table(&t, &tlen);
+	check_table(t, tlen, true);
+	free(t);
+	daemon_cleanup(&d);
+	kds_mock_stop(mock);
+	emul_amd_pki_free(pki);
+}
+END_TEST
+
 int main(void)
 {
 	curl_global_init(CURL_GLOBAL_DEFAULT);
@@ -349,6 +448,7 @@ int main(void)
 	tcase_add_test(tc, untrusted_root_is_neither_cached_nor_served);
 	tcase_add_test(tc, kds_failures_keep_the_cached_chain);
 	tcase_add_test(tc, vlek_load_keep_reload);
+	tcase_add_test(tc, csp_vlek_interface);
 	suite_add_tcase(s, tc);
 	int r = run_suite(s);
 	curl_global_cleanup();

@@ -114,6 +114,12 @@ static const struct {
 	{"platform = native\nkds_base_url = https://\n", "t.conf:2: key 'kds_base_url': 'https://' is not an http(s) URL with a host"},
 	{"platform = native\nkds_base_url = http:///x\n", "key 'kds_base_url'"},
 	{"platform = emulated\nlisten_unix =\n", "key 'listen_unix': no listener"},
+	{"platform = native\nsnp_vlek_url = https://csp/{hwid}\n", "t.conf:2: key 'snp_vlek_url': 'https://csp/{hwid}' is not an http(s) URL template"},
+	{"platform = native\nsnp_vlek_url = https://csp/{tcb\n", "key 'snp_vlek_url'"},
+	{"platform = native\nsnp_vlek_url = file:///etc/vlek\n", "key 'snp_vlek_url'"},
+	{"platform = emulated\nkds_base_url = emulated\nsnp_vlek_url = https://csp/{tcb}\n", "t.conf:3: key 'snp_vlek_url': with kds_base_url = emulated"},
+	{"platform = native\nkds_client_cert = /c.pem\n", "t.conf:2: key 'kds_client_cert': kds_client_cert and kds_client_key must be set together"},
+	{"platform = native\nkds_client_key = k.pem\n", "key 'kds_client_key': 'k.pem' is not an absolute path"},
 	{"platform = emulated\ntls_subject_role = admin CN=x\n", "key 'tls_subject_role': requires tls_client_ca"},
 	{"platform = emulated\nlisten_unix_group = no-such-group-xyz\n", "t.conf:2: key 'listen_unix_group': unknown group"},
 	{"platform = emulated\nlisten_unix = /aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.sock\n", "t.conf:2: key 'listen_unix': socket path longer than 107 bytes"},
@@ -125,6 +131,19 @@ START_TEST(hostile)
 	ck_assert_ptr_null(cfg);
 	ck_assert_msg(strstr(err, bad[_i].msg), "input %d: got '%s', want '%s'", _i, err,
 		      bad[_i].msg);
+}
+END_TEST
+
+START_TEST(csp_vlek_keys)
+{
+	ck_assert_int_eq(parse("platform = native\n"
+			       "snp_vlek_url = https://csp.example/vlek/{product}/{tcb}?fmc={fmcSPL}\n"
+			       "kds_client_cert = /etc/cocod/csp.pem\n"
+			       "kds_client_key = /etc/cocod/csp.key\n"),
+			 0);
+	ck_assert_str_eq(cfg->snp_vlek_url, "https://csp.example/vlek/{product}/{tcb}?fmc={fmcSPL}");
+	ck_assert_str_eq(cfg->kds_client_cert, "/etc/cocod/csp.pem");
+	ck_assert_str_eq(cfg->kds_client_key, "/etc/cocod/csp.key");
 }
 END_TEST
 
@@ -175,6 +194,7 @@ int main(void)
 	tcase_add_test(tc, minimal_defaults);
 	tcase_add_test(tc, full_config);
 	tcase_add_test(tc, shipped_config_is_valid);
+	tcase_add_test(tc, csp_vlek_keys);
 	tcase_add_loop_test(tc, hostile, 0, (int)ARRAY_SIZE(bad));
 	tcase_add_test(tc, long_line_and_nul);
 	tcase_add_test(tc, missing_file);

@@ -338,6 +338,47 @@ static void pki_teardown(void)
 	pki = NULL;
 }
 
+/* The CSP VLEK URL template (snp_vlek_url). */
+START_TEST(tcb_url_template)
+{
+	char u[256];
+	struct snp_tcb g = {.bootloader = 9, .tee = 1, .snp = 23, .microcode = 72};
+	struct snp_tcb tu = {.fmc = 2, .bootloader = 3, .tee = 0, .snp = 5, .microcode = 77};
+	uint64_t graw, traw;
+	ck_assert_int_eq(snp_tcb_encode(SNP_PRODUCT_GENOA, &g, &graw), 0);
+	ck_assert_int_eq(snp_tcb_encode(SNP_PRODUCT_TURIN, &tu, &traw), 0);
+	ck_assert_int_eq(snp_tcb_url_expand("https://csp/v/{product}/{tcb}?bl={blSPL}&tee={teeSPL}"
+					    "&snp={snpSPL}&uc={ucodeSPL}",
+					    SNP_PRODUCT_GENOA, graw, u, sizeof(u)),
+			 0);
+	ck_assert_str_eq(u, "https://csp/v/Genoa/4817000000000109?bl=9&tee=1&snp=23&uc=72");
+	ck_assert_int_eq(snp_tcb_url_expand("http://c/{product}?f={fmcSPL}&b={blSPL}",
+					    SNP_PRODUCT_TURIN, traw, u, sizeof(u)),
+			 0);
+	ck_assert_str_eq(u, "http://c/Turin?f=2&b=3");
+	/* Refused: fmcSPL off Turin, unknown/unterminated placeholders, no http(s), reserved
+	 * TCB bytes, too long. */
+	ck_assert_int_eq(snp_tcb_url_expand("https://c/{fmcSPL}", SNP_PRODUCT_GENOA, graw, u,
+					    sizeof(u)),
+			 -EINVAL);
+	ck_assert_int_eq(snp_tcb_url_expand("https://c/{hwid}", SNP_PRODUCT_GENOA, graw, u,
+					    sizeof(u)),
+			 -EINVAL);
+	ck_assert_int_eq(snp_tcb_url_expand("https://c/{tcb", SNP_PRODUCT_GENOA, graw, u, sizeof(u)),
+			 -EINVAL);
+	ck_assert_int_eq(snp_tcb_url_expand("ftp://c/{tcb}", SNP_PRODUCT_GENOA, graw, u, sizeof(u)),
+			 -EINVAL);
+	ck_assert_int_eq(snp_tcb_url_expand("https://c/{tcb}", SNP_PRODUCT_GENOA, graw | 0xff0000ull,
+					    u, sizeof(u)),
+			 -EINVAL);
+	ck_assert_int_eq(snp_tcb_url_expand("https://c/{tcb}", SNP_PRODUCT_UNKNOWN, graw, u,
+					    sizeof(u)),
+			 -EINVAL);
+	ck_assert_int_eq(snp_tcb_url_expand("https://c/{tcb}", SNP_PRODUCT_GENOA, graw, u, 20),
+			 -ENAMETOOLONG);
+}
+END_TEST
+
 START_TEST(emulated)
 {
 	char err[256] = "";
@@ -416,6 +457,7 @@ int main(void)
 	TCase *tc = tcase_create("real");
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, real_chains);
+	tcase_add_test(tc, tcb_url_template);
 	tcase_add_test(tc, wrong_product_ask);
 	tcase_add_test(tc, vcek_matches_report);
 	tcase_add_test(tc, kds_chains);
