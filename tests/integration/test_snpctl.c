@@ -4,6 +4,7 @@
 #include <json-c/json.h>
 #include <limits.h>
 #include <openssl/sha.h>
+#include <sys/stat.h>
 
 #include "coco/util.h"
 #include "harness.h"
@@ -108,6 +109,9 @@ static void write_generated(const char *dir, const char *spec, char *path, size_
 	size_t label_len = (size_t)(colon - label), size = strtoul(colon + 1, NULL, 10);
 	ck_assert(label_len > 0 && label_len < 64 && size > 0);
 	snprintf(path, pathlen, "%s/%.*s", dir, (int)label_len, label);
+	struct stat st;
+	if (stat(path, &st) == 0 && (size_t)st.st_size == size)
+		return; /* written for an earlier vector */
 	FILE *f = fopen(path, "wb");
 	ck_assert_ptr_nonnull(f);
 	size_t stream = fw ? size - 4096 : size;
@@ -247,6 +251,7 @@ int main(void)
 	tcase_add_test(tc, digests_and_formats);
 	tcase_add_test(tc, dump_vmsa);
 	tcase_add_test(tc, generated_files);
+	tcase_set_timeout(tc, 120); /* generated_files writes 84 MiB through SHA-256 */
 	tcase_add_loop_test(tc, refused, 0, (int)ARRAY_SIZE(refusals));
 	suite_add_tcase(s, tc);
 	return run_suite(s);
