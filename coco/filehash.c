@@ -34,7 +34,7 @@ int coco_file_id_get(const char *path, struct coco_file_id *ret)
 	return 0;
 }
 
-int coco_map_file(const char *path, size_t max, struct coco_mapped_file *ret)
+static int map_file(const char *path, size_t max, int flags, struct coco_mapped_file *ret)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
 	if (fd < 0)
@@ -63,7 +63,7 @@ int coco_map_file(const char *path, size_t max, struct coco_mapped_file *ret)
 	fill_id(&st, &ret->id);
 	if (st.st_size > 0) {
 		void *p =
-		    mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
+		    mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE | flags, fd, 0);
 		if (p == MAP_FAILED) {
 			r = -errno;
 			goto out;
@@ -74,6 +74,27 @@ int coco_map_file(const char *path, size_t max, struct coco_mapped_file *ret)
 out:
 	close(fd);
 	return r;
+}
+
+int coco_map_file(const char *path, size_t max, struct coco_mapped_file *ret)
+{
+	return map_file(path, max, MAP_POPULATE, ret);
+}
+
+int coco_map_file_lazy(const char *path, size_t max, struct coco_mapped_file *ret)
+{
+	return map_file(path, max, 0, ret);
+}
+
+void coco_map_populate(const struct coco_mapped_file *m)
+{
+#ifdef MADV_POPULATE_READ
+	/* Best effort: an old kernel (EINVAL) leaves the pages to faults, with the same result. */
+	if (m->data && m->size)
+		(void)madvise((void *)m->data, m->size, MADV_POPULATE_READ);
+#else
+	(void)m;
+#endif
 }
 
 void coco_unmap_file(struct coco_mapped_file *m)
@@ -130,19 +151,62 @@ out:
 	return r;
 }
 
+/* Hashed a page at a time with the next page's cache lines prefetched: without it SHA-256
+ * stalls on memory at every 4 KiB page of a page-cache stream (the hardware prefetcher stops
+ * at page boundaries). A page ahead is enough and does not run past the 64 KiB fault-around
+ * window into unmapped pages. bench/measure: 64 MiB in 47 ms CPU, vs 54 ms with read(). */
+#define STREAM_PAGE 4096u
+#define CACHE_LINE 64u
+
+int coco_sha256_mapped(const uint8_t *data, size_t size, uint8_t out[32])
+{
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	int r = -ENOMEM;
+	if (!ctx || EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1)
+		goto out;
+	for (size_t off = 0; off < size; off += STREAM_PAGE) {
+		size_t n = size - off < STREAM_PAGE ? size - off : STREAM_PAGE;
+		if (size - off >= 2 * STREAM_PAGE)
+			for (size_t l = 0; l < STREAM_PAGE; l += CACHE_LINE)
+				__builtin_prefetch(data + off + STREAM_PAGE + l);
+		EVP_DigestUpdate(ctx, data + off, n);
+	}
+	r = EVP_DigestFinal_ex(ctx, out, NULL) == 1 ? 0 : -EIO;
+out:
+	EVP_MD_CTX_free(ctx);
+	return r;
+}
+
 static void *hash_thread(void *arg)
 {
 	struct coco_hash_thread *t = arg;
-	t->result = coco_sha256_file(t->path, t->digest, &t->id);
+	if (t->path)
+		t->result = coco_sha256_file(t->path, t->digest, &t->id);
+	else
+		t->result = coco_sha256_mapped(t->data, t->size, t->digest);
 	return NULL;
 }
 
 int coco_sha256_file_start(struct coco_hash_thread *t, const char *path)
 {
 	t->path = path;
+	t->data = NULL;
+	t->size = 0;
 	t->started = pthread_create(&t->tid, NULL, hash_thread, t) == 0;
 	if (!t->started)
 		hash_thread(t); /* no thread to be had: hash here */
+	return 0;
+}
+
+int coco_sha256_mapped_start(struct coco_hash_thread *t, const struct coco_mapped_file *m)
+{
+	t->path = NULL;
+	t->data = m->data;
+	t->size = m->size;
+	t->id = m->id;
+	t->started = pthread_create(&t->tid, NULL, hash_thread, t) == 0;
+	if (!t->started)
+		hash_thread(t);
 	return 0;
 }
 

@@ -23,18 +23,30 @@ struct coco_mapped_file {
 int coco_file_id_get(const char *path, struct coco_file_id *ret);
 /* Map a regular file read-only (at most max bytes; an empty file maps to size 0). */
 int coco_map_file(const char *path, size_t max, struct coco_mapped_file *ret);
+/* The same without reading the pages in: faults (or coco_map_populate) bring them. */
+int coco_map_file_lazy(const char *path, size_t max, struct coco_mapped_file *ret);
+/* Fault a mapping's pages in now (best effort), e.g. on another thread than the one that will
+ * read them, so that the reader takes no page faults. */
+void coco_map_populate(const struct coco_mapped_file *m);
 void coco_unmap_file(struct coco_mapped_file *m);
 /* SHA-256 of a file's whole contents, read in large chunks. */
 int coco_sha256_file(const char *path, uint8_t out[32], struct coco_file_id *ret_id);
 
+/* SHA-256 of mapped bytes (a coco_map_file_lazy() mapping: no copy, next page prefetched).
+ * A file truncated under the mapping raises SIGBUS: for a CLI, not for the daemon. */
+int coco_sha256_mapped(const uint8_t *data, size_t size, uint8_t out[32]);
+
 /* The same on a thread of its own: start, then join for the result. */
 struct coco_hash_thread {
 	pthread_t tid;
-	const char *path;
+	const char *path; /* coco_sha256_file_start; NULL: data, size */
+	const uint8_t *data;
+	size_t size;
 	uint8_t digest[32];
 	struct coco_file_id id;
 	int result;
 	int started;
 };
 int coco_sha256_file_start(struct coco_hash_thread *t, const char *path);
+int coco_sha256_mapped_start(struct coco_hash_thread *t, const struct coco_mapped_file *m);
 int coco_sha256_file_join(struct coco_hash_thread *t);

@@ -6,8 +6,11 @@
 #include <stdarg.h>
 #include <openssl/evp.h>
 #include <openssl/sha.h>
+#include <signal.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #include <time.h>
 
 #include "coco/filehash.h"
@@ -274,6 +277,16 @@ static const char *verbose_name(enum snp_mode m)
 	}
 }
 
+/* The inputs are mapped: one truncated while it is hashed faults (SIGBUS). */
+static void input_shrank(int sig)
+{
+	static const char msg[] = "snpctl measure: an input file shrank while it was read\n";
+	ssize_t w = write(STDERR_FILENO, msg, sizeof(msg) - 1);
+	(void)w;
+	(void)sig;
+	_exit(1);
+}
+
 int snpctl_measure(struct cli *cli, int argc, char **argv)
 {
 	struct measure_args a;
@@ -287,21 +300,30 @@ int snpctl_measure(struct cli *cli, int argc, char **argv)
 		return r;
 	uint64_t t0 = now_ns();
 	/* One SHA-256 stream cannot be split, so the largest file is the critical path: it gets a
-	 * thread (a core) of its own, and this thread hashes the other file and the firmware pages
-	 * meanwhile. Two busy threads on two cores; no time-slicing of the long stream. */
+	 * thread (a core) of its own, and this thread faults its pages in ahead of it, then hashes
+	 * the other file and the firmware pages. Files are mapped, not read: no copy. */
 	struct coco_hash_thread kt = {0}, it = {0};
-	bool kernel = a.kernel && in.mode != SNP_MODE_OVMF_HASH;
-	bool initrd_threaded = false;
-	if (kernel && a.initrd) {
-		struct stat ks, is;
-		initrd_threaded = stat(a.kernel, &ks) < 0 || stat(a.initrd, &is) < 0 ||
-				  is.st_size >= ks.st_size;
-		coco_sha256_file_start(initrd_threaded ? &it : &kt,
-				       initrd_threaded ? a.initrd : a.kernel);
-	}
-	struct coco_mapped_file fw = {0}, svsm = {0};
+	struct coco_mapped_file km = {0}, im = {0}, fw = {0}, svsm = {0};
 	uint8_t *page_hashes = NULL;
 	int ret = 1;
+	bool kernel = a.kernel && in.mode != SNP_MODE_OVMF_HASH;
+	bool initrd_threaded = false;
+	signal(SIGBUS, input_shrank);
+	if (kernel) {
+		if ((r = coco_map_file_lazy(a.kernel, SIZE_MAX, &km)) < 0) {
+			fprintf(stderr, "snpctl measure: --kernel %s: %s\n", a.kernel, strerror(-r));
+			goto out;
+		}
+		if (a.initrd && (r = coco_map_file_lazy(a.initrd, SIZE_MAX, &im)) < 0) {
+			fprintf(stderr, "snpctl measure: --initrd %s: %s\n", a.initrd, strerror(-r));
+			goto out;
+		}
+	}
+	if (kernel && a.initrd) {
+		initrd_threaded = im.size >= km.size;
+		coco_sha256_mapped_start(initrd_threaded ? &it : &kt, initrd_threaded ? &im : &km);
+		coco_map_populate(initrd_threaded ? &im : &km);
+	}
 	if ((r = coco_map_file(a.ovmf, 1ull << 32, &fw)) < 0) {
 		fprintf(stderr, "snpctl measure: --ovmf %s: %s\n", a.ovmf, strerror(-r));
 		goto out;
@@ -330,9 +352,9 @@ int snpctl_measure(struct cli *cli, int argc, char **argv)
 	}
 	if (kernel) { /* the file without a thread of its own, here */
 		if (!a.initrd || initrd_threaded)
-			kt.result = coco_sha256_file(a.kernel, kt.digest, NULL);
+			kt.result = coco_sha256_mapped(km.data, km.size, kt.digest);
 		else
-			it.result = coco_sha256_file(a.initrd, it.digest, NULL);
+			it.result = coco_sha256_mapped(im.data, im.size, it.digest);
 	}
 	/* Firmware pages next, still while the long stream runs. */
 	if (in.mode != SNP_MODE_SEV && in.mode != SNP_MODE_SEVES && !in.seed &&
@@ -394,5 +416,7 @@ out:
 	free(page_hashes);
 	coco_unmap_file(&fw);
 	coco_unmap_file(&svsm);
+	coco_unmap_file(&km);
+	coco_unmap_file(&im);
 	return ret;
 }

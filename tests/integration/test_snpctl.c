@@ -3,6 +3,8 @@
 #include <check.h>
 #include <json-c/json.h>
 #include <limits.h>
+#include <openssl/sha.h>
+#include <sys/stat.h>
 
 #include "coco/util.h"
 #include "harness.h"
@@ -97,6 +99,104 @@ START_TEST(dump_vmsa)
 }
 END_TEST
 
+/* generated-vectors.json's "gen:LABEL:SIZE" file: the first SIZE bytes of
+ * SHA-256(LABEL || LE32(0)) || SHA-256(LABEL || LE32(1)) || ...; "gen-fw:" ends with the
+ * 4 KiB AmdSev fixture instead of the last 4 KiB of the stream. Written to dir. */
+static void write_generated(const char *dir, const char *spec, char *path, size_t pathlen)
+{
+	bool fw = strncmp(spec, "gen-fw:", 7) == 0;
+	const char *label = strchr(spec, ':') + 1, *colon = strrchr(spec, ':');
+	size_t label_len = (size_t)(colon - label), size = strtoul(colon + 1, NULL, 10);
+	ck_assert(label_len > 0 && label_len < 64 && size > 0);
+	snprintf(path, pathlen, "%s/%.*s", dir, (int)label_len, label);
+	struct stat st;
+	if (stat(path, &st) == 0 && (size_t)st.st_size == size)
+		return; /* written for an earlier vector */
+	FILE *f = fopen(path, "wb");
+	ck_assert_ptr_nonnull(f);
+	size_t stream = fw ? size - 4096 : size;
+	uint8_t in[68], block[32];
+	memcpy(in, label, label_len);
+	for (uint32_t i = 0; (size_t)i * 32 < stream; i++) {
+		for (int b = 0; b < 4; b++)
+			in[label_len + b] = (uint8_t)(i >> (8 * b));
+		SHA256(in, label_len + 4, block);
+		size_t n = stream - (size_t)i * 32 < 32 ? stream - (size_t)i * 32 : 32;
+		ck_assert_uint_eq(fwrite(block, 1, n, f), n);
+	}
+	if (fw) {
+		char *suffix;
+		size_t len;
+		ck_assert_int_eq(read_file_max(FW "/ovmf_AmdSev_suffix.bin", 8192, &suffix, &len), 0);
+		ck_assert_uint_eq(len, 4096);
+		ck_assert_uint_eq(fwrite(suffix, 1, len, f), len);
+		free(suffix);
+	}
+	ck_assert_int_eq(fclose(f), 0);
+}
+
+/* The generated vectors with kernels and initrds, as files (the library tests hash them in
+ * memory): the mapped, threaded file hashing of snpctl against sev-snp-measure's digests,
+ * with the initrd the larger file, the kernel the larger one, and a 7-byte initrd. */
+START_TEST(generated_files)
+{
+	static const char *const names[] = {"snp_fw4m_gce_2vcpus_ksmall_i64m",
+					    "snp_fw4m_genoa_8vcpus_ksmall_ismall",
+					    "snp_fw4m_ec2_4vcpus_k16m_ismall_utf8",
+					    "seves_fw4m_ec2_4vcpus_ksmall_ismall"};
+	char dir[] = "/tmp/snpctl-gen-XXXXXX";
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	json_object *root = json_object_from_file(SOURCE_DIR "/tests/data/snp/generated-vectors.json");
+	ck_assert_ptr_nonnull(root);
+	json_object *vectors, *v, *f;
+	ck_assert(json_object_object_get_ex(root, "vectors", &vectors));
+	for (size_t n = 0; n < ARRAY_SIZE(names); n++) {
+		v = NULL;
+		for (size_t i = 0; i < json_object_array_length(vectors); i++) {
+			json_object *name, *e = json_object_array_get_idx(vectors, i);
+			if (json_object_object_get_ex(e, "name", &name) &&
+			    strcmp(json_object_get_string(name), names[n]) == 0)
+				v = e;
+		}
+		ck_assert_msg(v, "%s is not in generated-vectors.json", names[n]);
+		static const char *const flags[][2] = {
+		    {"mode", "--mode"},		  {"vcpus", "--vcpus"},
+		    {"vcpu_type", "--vcpu-type"}, {"vmm_type", "--vmm-type"},
+		    {"append", "--append"},	  {"guest_features", "--guest-features"},
+		    {"ovmf", "--ovmf"},		  {"kernel", "--kernel"},
+		    {"initrd", "--initrd"}};
+		const char *args[24];
+		char paths[3][256];
+		size_t na = 0, np = 0;
+		for (size_t k = 0; k < ARRAY_SIZE(flags); k++) {
+			if (!json_object_object_get_ex(v, flags[k][0], &f))
+				continue;
+			const char *val = json_object_get_string(f);
+			args[na++] = flags[k][1];
+			if (strncmp(val, "gen", 3) == 0) {
+				write_generated(dir, val, paths[np], sizeof(paths[np]));
+				val = paths[np++];
+			}
+			args[na++] = val;
+		}
+		args[na] = NULL;
+		char *out;
+		ck_assert_int_eq(snpctl(&out, args), 0);
+		ck_assert(json_object_object_get_ex(v, "digest", &f));
+		size_t dl = strlen(json_object_get_string(f)); /* 96 hex digits, 64 for SEV-ES */
+		ck_assert_msg(strncmp(out, json_object_get_string(f), dl) == 0 && out[dl] == '\n' &&
+				  !out[dl + 1],
+			      "%s: snpctl %s, sev-snp-measure %s", names[n], out,
+			      json_object_get_string(f));
+		free(out);
+	}
+	json_object_put(root);
+	char cmd[64];
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	ck_assert_int_eq(system(cmd), 0);
+}
+END_TEST
+
 static const struct {
 	const char *args[16];
 	int status;
@@ -150,6 +250,8 @@ int main(void)
 	TCase *tc = tcase_create("measure");
 	tcase_add_test(tc, digests_and_formats);
 	tcase_add_test(tc, dump_vmsa);
+	tcase_add_test(tc, generated_files);
+	tcase_set_timeout(tc, 120); /* generated_files writes 84 MiB through SHA-256 */
 	tcase_add_loop_test(tc, refused, 0, (int)ARRAY_SIZE(refusals));
 	suite_add_tcase(s, tc);
 	return run_suite(s);

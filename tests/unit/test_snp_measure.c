@@ -311,6 +311,57 @@ START_TEST(hostile_images)
 }
 END_TEST
 
+/* coco_sha256_mapped (page-stepped, prefetching) and its thread against one-shot SHA-256 and
+ * the read() path, at sizes around the page steps; FIPS 180-2's "abc" as a known answer. */
+START_TEST(mapped_file_hash)
+{
+	static const uint8_t abc[32] = {
+	    0xba, 0x78, 0x16, 0xbf, 0x8f, 0x01, 0xcf, 0xea, 0x41, 0x41, 0x40, 0xde, 0x5d, 0xae, 0x22, 0x23,
+	    0xb0, 0x03, 0x61, 0xa3, 0x96, 0x17, 0x7a, 0x9c, 0xb4, 0x10, 0xff, 0x61, 0xf2, 0x00, 0x15, 0xad};
+	uint8_t got[32], want[32];
+	ck_assert_int_eq(coco_sha256_mapped((const uint8_t *)"abc", 3, got), 0);
+	ck_assert_mem_eq(got, abc, 32);
+	static const size_t sizes[] = {0, 1, 4095, 4096, 4097, 8191, 8192, 8193, 5 * 4096 + 77};
+	size_t max = 5 * 4096 + 77;
+	uint8_t *buf = malloc(max);
+	ck_assert_ptr_nonnull(buf);
+	for (size_t i = 0; i < max; i++)
+		buf[i] = (uint8_t)(i * 131 + (i >> 8));
+	char path[] = "/tmp/test-filehash-XXXXXX";
+	for (size_t k = 0; k < ARRAY_SIZE(sizes); k++) {
+		SHA256(buf, sizes[k], want);
+		ck_assert_int_eq(coco_sha256_mapped(buf, sizes[k], got), 0);
+		ck_assert_msg(memcmp(got, want, 32) == 0, "size %zu", sizes[k]);
+		/* The same bytes as a file: lazily mapped and hashed on a thread, and read(). */
+		strcpy(path, "/tmp/test-filehash-XXXXXX");
+		int fd = mkstemp(path);
+		ck_assert_int_ge(fd, 0);
+		ck_assert_int_eq(write(fd, buf, sizes[k]), (ssize_t)sizes[k]);
+		close(fd);
+		struct coco_mapped_file m;
+		ck_assert_int_eq(coco_map_file_lazy(path, max, &m), 0);
+		ck_assert_uint_eq(m.size, sizes[k]);
+		struct coco_hash_thread t = {0};
+		coco_sha256_mapped_start(&t, &m);
+		coco_map_populate(&m);
+		ck_assert_int_eq(coco_sha256_file_join(&t), 0);
+		ck_assert_msg(memcmp(t.digest, want, 32) == 0, "thread, size %zu", sizes[k]);
+		ck_assert_int_eq(coco_sha256_file(path, got, NULL), 0);
+		ck_assert_msg(memcmp(got, want, 32) == 0, "read, size %zu", sizes[k]);
+		coco_unmap_file(&m);
+		/* Larger than allowed: refused, nothing mapped. */
+		if (sizes[k] > 1) {
+			ck_assert_int_eq(coco_map_file_lazy(path, sizes[k] - 1, &m), -EFBIG);
+		}
+		unlink(path);
+	}
+	struct coco_mapped_file m;
+	ck_assert_int_eq(coco_map_file_lazy("/nonexistent/x", max, &m), -ENOENT);
+	ck_assert_int_eq(coco_map_file_lazy("/tmp", max, &m), -EINVAL);
+	free(buf);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("snp-measure");
@@ -322,6 +373,7 @@ int main(void)
 	tcase_add_test(tc, vcpu_signatures);
 	tcase_add_test(tc, intermediate_pages);
 	tcase_add_test(tc, hostile_images);
+	tcase_add_test(tc, mapped_file_hash);
 	suite_add_tcase(s, tc);
 	return run_suite(s);
 }
