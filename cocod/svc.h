@@ -61,6 +61,12 @@ int svc_snp_start(struct svc *s, char *err, size_t errlen);
 void svc_snp_stop(struct svc *s);
 bool svc_snp_is_slow(enum svc_op op);
 void svc_snp_dispatch(struct svc *s, const struct svc_req *q, struct svc_reply *r);
+/* Worker thread: fetch what the cache lacks of plat's chain (ARK, ASK|ASVK, VCEK|VLEK) from
+ * the configured source, each validated (for plat's chip and TCB) before it is cached. 0,
+ * -ENOENT (err says what could not be had), -ENOTSUP (no source). */
+struct certmgr_platform;
+int svc_snp_fetch_chain(struct svc *s, const struct certmgr_platform *plat, char *err,
+			size_t errlen);
 /* Shutdown: make running KDS fetches end now. */
 void svc_snp_cancel(struct svc *s);
 /* The operator-trusted AMD roots besides the pinned ones (the emulated ARK when

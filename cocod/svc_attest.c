@@ -1,7 +1,8 @@
 /* cocod/svc_attest.c: the attestation area: POST /v1/attestation/verify. An SEV-SNP report is
  * verified by attest/snp_verify.c with certificates from the body or, for each one the body
- * lacks, from the daemon's certificate cache (coco_store_cert_get); a certificate in neither
- * is a 422 naming it (fetching from KDS on a miss is wired later). A TDX quote or TDREPORT is
+ * lacks, from the daemon's certificate cache (coco_store_cert_get), and what the cache lacks
+ * from KDS (validated into the cache first; "fetch": false skips it); a certificate in none
+ * of them is a 422 naming it. A TDX quote or TDREPORT is
  * parsed and checked against the reference values given (its signature is NOT verified). The
  * chain cache is the daemon's, shared by every request. Runs on the work queue (an ECDSA and,
  * on a cache miss, RSA verifications). */
@@ -228,6 +229,23 @@ static int get_cert(struct svc *s, json_object *certs, const char *name,
 	return -ENOENT;
 }
 
+/* The VEK, ASK|ASVK and ARK: each from the body or the cache. -EINVAL (err says why) stops at
+ * the first bad one; -ENOENT when any is missing (listed in missing); 0. */
+static int get_certs(struct svc *s, json_object *certs, const char *const names[3],
+		     const struct coco_cert_key *const keys[3], X509 **const outs[3], char *missing,
+		     size_t mlen, char *err, size_t errlen)
+{
+	int out = 0;
+	for (size_t i = 0; i < 3; i++) {
+		int e = get_cert(s, certs, names[i], keys[i], outs[i], missing, mlen, err, errlen);
+		if (e == -EINVAL)
+			return e;
+		if (e < 0)
+			out = e;
+	}
+	return out;
+}
+
 static void verify_snp(struct svc *s, json_object *body, const uint8_t *report, size_t len,
 		       struct svc_reply *r)
 {
@@ -281,20 +299,41 @@ static void verify_snp(struct svc *s, json_object *body, const uint8_t *report, 
 	struct snp_verify_input in = {.report = report, .report_len = len, .product = product,
 				      .now = time(NULL), .policy = &pol,
 				      .cache = s->attest->chains};
-	int e1 = get_cert(s, certs, vlek ? "vlek" : "vcek", keyed ? &vek_key : NULL, &in.vek,
-			  missing, sizeof(missing), err, sizeof(err));
-	int e2 = e1 == -EINVAL ? e1
-			       : get_cert(s, certs, vlek ? "asvk" : "ask", keyed ? &ask_key : NULL,
-					  &in.ask, missing, sizeof(missing), err, sizeof(err));
-	int e3 = e2 == -EINVAL ? e2
-			       : get_cert(s, certs, "ark", keyed ? &ark_key : NULL, &in.ark, missing,
-					  sizeof(missing), err, sizeof(err));
-	if (e1 == -EINVAL || e2 == -EINVAL || e3 == -EINVAL) {
+	const struct coco_cert_key *keys[3] = {keyed ? &vek_key : NULL, keyed ? &ask_key : NULL,
+					       keyed ? &ark_key : NULL};
+	X509 **outs[3] = {&in.vek, &in.ask, &in.ark};
+	const char *names[3] = {vlek ? "vlek" : "vcek", vlek ? "asvk" : "ask", "ark"};
+	bool fetch = true;
+	if (json_object_object_get_ex(body, "fetch", &v)) {
+		if (!json_object_is_type(v, json_type_boolean)) {
+			svc_reply_error(r, SVC_E_INVALID, "fetch: true or false");
+			return;
+		}
+		fetch = json_object_get_boolean(v);
+	}
+	int e = get_certs(s, certs, names, keys, outs, missing, sizeof(missing), err, sizeof(err));
+	char fetch_err[512] = "";
+	if (e == -ENOENT && keyed && fetch) {
+		/* What the cache lacks comes from KDS (validated against this report's chip and
+		 * TCB before it is cached), then the cache is read again. */
+		int fe = svc_snp_fetch_chain(s, &plat, fetch_err, sizeof(fetch_err));
+		if (fe == 0 || fe == -ENOENT) {
+			missing[0] = '\0';
+			for (size_t i = 0; i < 3; i++) {
+				X509_free(*outs[i]);
+				*outs[i] = NULL;
+			}
+			e = get_certs(s, certs, names, keys, outs, missing, sizeof(missing), err,
+				      sizeof(err));
+		}
+	}
+	if (e == -EINVAL) {
 		svc_reply_error(r, SVC_E_INVALID, "%s", err);
 	} else if (missing[0]) {
 		svc_reply_error(r, SVC_E_INVALID,
-				"certificates not in the request nor in the cache: %s%s", missing,
-				keyed ? "" : "; give \"product\" for a version 2 report");
+				"certificates not in the request nor in the cache: %s%s%s%s", missing,
+				keyed ? "" : "; give \"product\" for a version 2 report",
+				fetch_err[0] ? "; fetching them failed: " : "", fetch_err);
 	} else {
 		in.n_trusted = svc_snp_trusted_roots(s, &in.trusted);
 		struct attest_result *res = malloc(sizeof(*res));
@@ -420,7 +459,7 @@ static void verify_tdx(json_object *body, const uint8_t *buf, size_t len, struct
 static void attest_verify(struct svc *s, const struct svc_req *q, struct svc_reply *r)
 {
 	static const char *const keys[] = {"report", "quote", "product", "policy", "certs",
-					   "reference"};
+					   "reference", "fetch"};
 	char bad[64], err[320] = "";
 	json_object *body = q->doc.json;
 	if (!body || !only_keys(body, keys, ARRAY_SIZE(keys), bad, sizeof(bad))) {

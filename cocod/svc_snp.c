@@ -583,6 +583,20 @@ int svc_snp_start(struct svc *s, char *err, size_t errlen)
 	return 0;
 }
 
+int svc_snp_fetch_chain(struct svc *s, const struct certmgr_platform *plat, char *err,
+			size_t errlen)
+{
+	struct svc_snp *n = s->snp;
+	if (!n || !n->params.fetcher) {
+		snprintf(err, errlen, "no certificate source configured");
+		return -ENOTSUP;
+	}
+	struct certmgr_table t;
+	int r = certmgr_build(&n->params, plat, CERTMGR_FETCH_MISSING, &t, err, errlen);
+	certmgr_table_clear(&t);
+	return r;
+}
+
 void svc_snp_cancel(struct svc *s)
 {
 	if (s->snp && s->snp->kds)

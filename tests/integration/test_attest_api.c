@@ -121,10 +121,20 @@ START_TEST(snp_reports)
 	ck_assert_str_eq(json_path(j, "result.verified"), "false");
 	ck_assert_str_eq(json_path(j, "result.first_failure"), "chain.vek");
 	json_object_put(j);
-	/* No certificates: this chip's VCEK is not cached: 422 naming it. */
-	snprintf(body, sizeof(body), "{\"report\": \"%s\"}", genoa);
+	/* No certificates and no fetching: this chip's VCEK is not cached: 422 naming it. */
+	snprintf(body, sizeof(body), "{\"report\": \"%s\", \"fetch\": false}", genoa);
 	j = verify_post(body, 422);
 	ck_assert_ptr_nonnull(strstr(json_path(j, "detail"), "vcek (Genoa hwid d2421d97"));
+	json_object_put(j);
+	json_object_put(verify_post("{\"report\": \"AAAA\", \"fetch\": 1}", 422));
+	/* Fetched on the miss: the daemon's KDS (the emulated one here) issues a VCEK for this
+	 * chip id and TCB, which passes the chain checks (emulated root trusted by
+	 * configuration) but did not sign AMD's real report. */
+	snprintf(body, sizeof(body), "{\"report\": \"%s\"}", genoa);
+	j = verify_post(body, 200);
+	ck_assert_str_eq(json_path(j, "result.verified"), "false");
+	ck_assert_msg(streq(json_path(j, "result.first_failure"), "report.signature"), "%s",
+		      json_object_to_json_string(j));
 	json_object_put(j);
 
 	/* This host's own (emulated) report: everything from the cache, the emulated root
