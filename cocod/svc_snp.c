@@ -15,7 +15,9 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/stat.h>
+#include <sys/timerfd.h>
 #include <unistd.h>
 
 #include "cocod/svc.h"
@@ -63,6 +65,12 @@ struct svc_snp {
 	char last_fetch_error[512];
 	bool fetch_queued;
 	bool fetch_again; /* asked while one was queued: the platform may have changed since */
+	bool fetch_expiring; /* the queued fetch also renews what expires soon (refresh timer) */
+	/* The refresh timer (timerfd, CLOCK_REALTIME, absolute): CERTMGR_AHEAD_S before the
+	 * served table's first expiry (a certificate's notAfter, the CRL's nextUpdate), or
+	 * SNP_RETRY_S after a build that left something missing. */
+	int refresh_fd;
+	int64_t next_refresh_at;
 };
 
 /* ---- certificate sources ---- */
@@ -268,6 +276,32 @@ void svc_snp_loop_sync(struct svc *s)
 
 /* Build for the platform as it is now and publish. Returns the build's result (0 complete,
  * -ENOENT incomplete) with what is missing in err. */
+#define SNP_RETRY_S 600 /* an incomplete table is fetched for again this much later */
+
+/* Any thread (timerfd_settime is). */
+static void arm_refresh(struct svc_snp *n, const struct certmgr_table *t, int r)
+{
+	if (n->refresh_fd < 0 || (r < 0 && r != -ENOENT))
+		return;
+	int64_t now = now_unix(), at;
+	if (r == -ENOENT)
+		at = now + SNP_RETRY_S;
+	else if (t->expires_at > 0)
+		at = t->expires_at - CERTMGR_AHEAD_S;
+	else
+		return;
+	if (at < now + 60)
+		at = now + 60;
+	struct itimerspec its = {.it_value = {.tv_sec = (time_t)at}};
+	if (timerfd_settime(n->refresh_fd, TFD_TIMER_ABSTIME, &its, NULL) < 0) {
+		log_warn("certificate refresh timer: %s", strerror(errno));
+		return;
+	}
+	pthread_mutex_lock(&n->mu);
+	n->next_refresh_at = at;
+	pthread_mutex_unlock(&n->mu);
+}
+
 static int rebuild(struct svc *s, enum certmgr_mode mode, bool on_loop, struct certfile_lock *held,
 		   struct certmgr_table *out_info, char *err, size_t errlen)
 {
@@ -281,6 +315,7 @@ static int rebuild(struct svc *s, enum certmgr_mode mode, bool on_loop, struct c
 	pthread_mutex_unlock(&n->mu);
 	struct certmgr_table t;
 	r = certmgr_build(&n->params, &plat, mode, &t, err, errlen);
+	arm_refresh(n, &t, r);
 	if (mode != CERTMGR_CACHE_ONLY) {
 		pthread_mutex_lock(&n->mu);
 		n->last_fetch_at = now_unix();
@@ -316,7 +351,12 @@ static void fetch_work(void *arg)
 {
 	struct svc *s = arg;
 	char err[512];
-	int r = rebuild(s, CERTMGR_FETCH_MISSING, false, NULL, NULL, err, sizeof(err));
+	pthread_mutex_lock(&s->snp->mu);
+	bool expiring = s->snp->fetch_expiring;
+	s->snp->fetch_expiring = false;
+	pthread_mutex_unlock(&s->snp->mu);
+	int r = rebuild(s, expiring ? CERTMGR_FETCH_EXPIRING : CERTMGR_FETCH_MISSING, false, NULL,
+			NULL, err, sizeof(err));
 	if (r < 0)
 		log_warn("certificates: %s", err);
 }
@@ -354,6 +394,21 @@ static void schedule_fetch(struct svc *s)
 		pthread_mutex_unlock(&n->mu);
 		log_warn("certificates: work queue full; fetch on the next change or refresh");
 	}
+}
+
+/* Loop thread: the refresh timer fired. */
+static void on_refresh_timer(struct coco_loop *l, int fd, uint32_t events, void *userdata)
+{
+	(void)l, (void)events;
+	struct svc *s = userdata;
+	uint64_t expirations;
+	if (read(fd, &expirations, sizeof(expirations)) != (ssize_t)sizeof(expirations))
+		return;
+	log_info("certificates: scheduled refresh (an expiry is near, or something was missing)");
+	pthread_mutex_lock(&s->snp->mu);
+	s->snp->fetch_expiring = true;
+	pthread_mutex_unlock(&s->snp->mu);
+	schedule_fetch(s);
 }
 
 /* ---- locking around firmware changes (svc.c's SNP_COMMIT / SNP_SET_CONFIG) ---- */
@@ -455,6 +510,7 @@ int svc_snp_start(struct svc *s, char *err, size_t errlen)
 		return -ENOMEM;
 	s->snp = n;
 	n->svc = s;
+	n->refresh_fd = -1;
 	pthread_mutex_init(&n->mu, NULL);
 	const struct coco_config *c = s->config;
 	n->product = hv_platform_snp_product(s->platform);
@@ -573,6 +629,17 @@ int svc_snp_start(struct svc *s, char *err, size_t errlen)
 			log_err("snp_vlek_cert %s: refused: %s", c->snp_vlek_cert, why);
 		free(buf);
 	}
+	if (n->active) {
+		int r = timerfd_create(CLOCK_REALTIME, TFD_NONBLOCK | TFD_CLOEXEC);
+		if (r < 0 || coco_loop_add(s->loop, r, EPOLLIN, on_refresh_timer, s) < 0) {
+			int e = r < 0 ? errno : EMFILE;
+			if (r >= 0)
+				close(r);
+			snprintf(err, errlen, "certificate refresh timer: %s", strerror(e));
+			return -e;
+		}
+		n->refresh_fd = r;
+	}
 	vlek_reload(s);
 	char why[512];
 	int r = rebuild(s, CERTMGR_CACHE_ONLY, true, NULL, NULL, why, sizeof(why));
@@ -610,6 +677,10 @@ void svc_snp_stop(struct svc *s)
 	struct svc_snp *n = s->snp;
 	if (!n)
 		return;
+	if (n->refresh_fd >= 0) {
+		coco_loop_remove(s->loop, n->refresh_fd);
+		close(n->refresh_fd);
+	}
 	vmmsock_free(n->vmm);
 	kds_client_free(n->kds);
 	kds_client_free(n->csp);
@@ -716,6 +787,9 @@ static json_object *table_state_json(struct svc_snp *n)
 		json_object_object_add(t, "complete", json_object_new_boolean(n->served_complete));
 		json_object_object_add(t, "built_at", json_object_new_int64(n->built_at));
 	}
+	json_object_object_add(t, "next_refresh_at",
+			       n->next_refresh_at ? json_object_new_int64(n->next_refresh_at)
+						  : NULL);
 	json_object_object_add(t, "missing", missing_json(n->missing));
 	json_object_object_add(t, "last_fetch_at",
 			       n->last_fetch_at ? json_object_new_int64(n->last_fetch_at) : NULL);

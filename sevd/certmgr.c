@@ -22,7 +22,8 @@ struct build {
 	const struct certmgr_platform *plat;
 	enum certmgr_mode mode;
 	struct certmgr_table *tab;
-	time_t now;
+	time_t now;       /* what is fetched is judged now */
+	time_t cache_now; /* what is cached: now, or CERTMGR_AHEAD_S ahead (FETCH_EXPIRING) */
 	X509 *ark, *ask, *vek;
 	X509_CRL *crl;
 	uint8_t *der[4]; /* ARK, ASK|ASVK, VCEK|VLEK, CRL as served */
@@ -164,7 +165,7 @@ static int get_chain(struct build *b)
 		X509 *ark = cache_x509(p, &ark_key), *ask = cache_x509(p, &ask_key);
 		if (ark && ask &&
 		    amd_chain_verify(b->plat->product, ark, ask, NULL, p->trusted, p->n_trusted,
-				     b->now, err, sizeof(err)) == 0) {
+				     b->cache_now, err, sizeof(err)) == 0) {
 			b->ark = ark, b->ask = ask;
 			return 0;
 		}
@@ -212,10 +213,10 @@ static int get_chain(struct build *b)
 
 /* ---- the VEK ---- */
 
-static int vek_check(struct build *b, X509 *vek, char *err, size_t errlen)
+static int vek_check(struct build *b, X509 *vek, time_t at, char *err, size_t errlen)
 {
 	int r = amd_chain_verify(b->plat->product, b->ark, b->ask, vek, b->p->trusted,
-				 b->p->n_trusted, b->now, err, errlen);
+				 b->p->n_trusted, at, err, errlen);
 	if (r < 0)
 		return r;
 	struct amd_vek_ext ext;
@@ -249,7 +250,7 @@ static int vek_validate(void *ud, const uint8_t *body, size_t len, char *err, si
 	int r = amd_cert_parse(body, len, &x, err, errlen);
 	if (r < 0)
 		return r;
-	if ((r = vek_check(v->b, x, err, errlen)) < 0) {
+	if ((r = vek_check(v->b, x, v->b->now, err, errlen)) < 0) {
 		X509_free(x);
 		return r;
 	}
@@ -298,7 +299,7 @@ static int get_vek(struct build *b)
 	char err[512] = "";
 	if (b->mode != CERTMGR_FETCH_ALL || b->plat->vlek) {
 		X509 *x = cache_x509(p, &key);
-		if (x && vek_check(b, x, err, sizeof(err)) == 0) {
+		if (x && vek_check(b, x, b->cache_now, err, sizeof(err)) == 0) {
 			b->vek = x;
 			return 0;
 		}
@@ -394,7 +395,7 @@ static int get_crl(struct build *b)
 			crl = NULL;
 		coco_cert_record_clear(&rec);
 		/* Expired (nextUpdate passed) or otherwise failing: refetch. */
-		if (crl && amd_crl_check(crl, b->ark, NULL, 0, b->now, err, sizeof(err)) < 0) {
+		if (crl && amd_crl_check(crl, b->ark, NULL, 0, b->cache_now, err, sizeof(err)) < 0) {
 			X509_CRL_free(crl);
 			crl = NULL;
 		}
@@ -464,6 +465,13 @@ static int assemble(struct build *b)
 	if ((r = snp_cert_table_encode(e, n, &b->tab->blob, &b->tab->len)) < 0)
 		return r;
 	b->tab->n_entries = (unsigned)n;
+	int64_t when[4] = {asn1_time_unix(X509_get0_notAfter(b->ark)),
+			   asn1_time_unix(X509_get0_notAfter(b->ask)),
+			   b->vek ? asn1_time_unix(X509_get0_notAfter(b->vek)) : 0,
+			   b->crl ? asn1_time_unix(X509_CRL_get0_nextUpdate(b->crl)) : 0};
+	for (size_t i = 0; i < 4; i++)
+		if (when[i] > 0 && (!b->tab->expires_at || when[i] < b->tab->expires_at))
+			b->tab->expires_at = when[i];
 	return 0;
 }
 
@@ -476,6 +484,7 @@ int certmgr_build(const struct certmgr_params *p, const struct certmgr_platform 
 		return -EINVAL;
 	}
 	struct build b = {.p = p, .plat = plat, .mode = mode, .tab = ret, .now = time(NULL)};
+	b.cache_now = b.now + (mode == CERTMGR_FETCH_EXPIRING ? CERTMGR_AHEAD_S : 0);
 	ret->vlek = plat->vlek;
 	int r = get_chain(&b);
 	if (r == 0) {

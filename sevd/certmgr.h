@@ -54,7 +54,11 @@ enum certmgr_mode {
 	CERTMGR_CACHE_ONLY,    /* no network: what the cache has */
 	CERTMGR_FETCH_MISSING, /* fetch what the cache lacks (or holds expired) */
 	CERTMGR_FETCH_ALL,     /* fetch everything again (refresh) */
+	/* As FETCH_MISSING, but what expires (or whose CRL's nextUpdate passes) within
+	 * CERTMGR_AHEAD_S counts as missing: the refresh before an expiry. */
+	CERTMGR_FETCH_EXPIRING,
 };
+#define CERTMGR_AHEAD_S (24 * 3600)
 
 struct certmgr_table {
 	uint8_t *blob; /* the GHCB certificate table; NULL when nothing could be assembled */
@@ -65,6 +69,9 @@ struct certmgr_table {
 	/* The CRL revokes part of the chain: the VEK (ASK and ARK still served) or the ASK (no
 	 * blob). A table served before must be replaced even though this one is incomplete. */
 	bool revoked;
+	/* The earliest notAfter of the served certificates and nextUpdate of the CRL (Unix
+	 * seconds), 0 when nothing was assembled: when the table must be refreshed. */
+	int64_t expires_at;
 	/* What could not be had, one line per item ("VCEK: KDS 404 ..."); "" when complete. */
 	char missing[1024];
 };

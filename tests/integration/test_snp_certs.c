@@ -431,6 +431,22 @@ START_TEST(csp_vlek_interface)
 	get_table(&t, &tlen);
 	check_table(t, tlen, true);
 	free(t);
+	/* The refresh timer is set a day before the first served certificate expires. */
+	l = http_json(&d, "GET", "/v1/snp/certs", NULL, NULL, 0, 200);
+	ck_assert(json_object_object_get_ex(l, "certificates", &certs));
+	long long first = 0;
+	for (size_t i = 0; i < json_object_array_length(certs); i++) {
+		json_object *c = json_object_array_get_idx(certs, i);
+		const char *kind = json_path(c, "kind");
+		if (streq(kind, "vcek") || streq(kind, "ask"))
+			continue; /* not in the VLEK chain */
+		long long na = atoll(json_path(c, "not_after"));
+		if (!first || na < first)
+			first = na;
+	}
+	ck_assert_str_eq(json_path(l, "table.chain"), "vlek");
+	ck_assert_int_eq(atoll(json_path(l, "table.next_refresh_at")), first - 86400);
+	json_object_put(l);
 	daemon_cleanup(&d);
 	kds_mock_stop(mock);
 	emul_amd_pki_free(pki);

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "coco/snp/certtable.h"
@@ -202,7 +203,20 @@ static void happy(enum snp_product p)
 	ck_assert_mem_eq(t2.blob, t.blob, t.len);
 	ck_assert_uint_eq(kds_mock_requests(f.mock), 2);
 
-	/* With the CRL: one more request, a fourth entry, nothing revoked. */
+	/* The table expires with its first certificate (the VCEK here). */
+	X509 *vcek = NULL;
+	ck_assert_int_eq(emul_amd_pki_vcek(kds_test_pkis[p], chip_id, f.plat.reported_tcb, NULL,
+					   &vcek),
+			 0);
+	int64_t vcek_end = 0;
+	struct tm tm;
+	ck_assert_int_eq(ASN1_TIME_to_tm(X509_get0_notAfter(vcek), &tm), 1);
+	vcek_end = (int64_t)timegm(&tm);
+	X509_free(vcek);
+	ck_assert_int_eq(t.expires_at, vcek_end);
+
+	/* With the CRL: one more request, a fourth entry, nothing revoked; now the CRL's
+	 * nextUpdate (a week ahead) comes first. */
 	f.params.include_crl = true;
 	struct certmgr_table t3;
 	ck_assert_msg(certmgr_build(&f.params, &f.plat, CERTMGR_FETCH_MISSING, &t3, err,
@@ -210,6 +224,19 @@ static void happy(enum snp_product p)
 		      "%s", err);
 	check_table(&f, &t3, 4);
 	ck_assert_uint_eq(kds_mock_requests(f.mock), 3);
+	int64_t now = (int64_t)time(NULL);
+	ck_assert_msg(t3.expires_at > now + 6 * 86400 && t3.expires_at <= now + 7 * 86400 + 60,
+		      "expires_at %lld", (long long)t3.expires_at);
+	/* A refresh ahead of expiry: nothing expires within CERTMGR_AHEAD_S, so KDS is not
+	 * asked again and the table is the same. */
+	struct certmgr_table t4;
+	ck_assert_msg(certmgr_build(&f.params, &f.plat, CERTMGR_FETCH_EXPIRING, &t4, err,
+				    sizeof(err)) == 0,
+		      "%s", err);
+	ck_assert_uint_eq(kds_mock_requests(f.mock), 3);
+	ck_assert_uint_eq(t4.len, t3.len);
+	ck_assert_mem_eq(t4.blob, t3.blob, t3.len);
+	certmgr_table_clear(&t4);
 	certmgr_table_clear(&t);
 	certmgr_table_clear(&t2);
 	certmgr_table_clear(&t3);
