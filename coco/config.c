@@ -6,6 +6,7 @@
 #include <sys/un.h>
 #include <stdarg.h>
 
+#include "coco/tdx/version.h"
 #include "coco/util.h"
 
 #define MAX_LINE 4096
@@ -131,7 +132,8 @@ enum key_id {
 	K_LOG_LEVEL, K_API_MAX_BODY, K_API_MAX_CONNECTIONS, K_UNIX_DEFAULT_ROLE, K_UNIX_ROLE,
 	K_TLS_SUBJECT_ROLE, K_IMAGE_DIR, K_SNP_CERT_TABLE, K_VMM_SOCKET, K_VMM_SOCKET_GROUP,
 	K_SNP_TRUST_EMULATED_ROOT, K_SNP_CERT_CRL, K_KDS_TIMEOUT, K_KDS_ATTEMPTS, K_SNP_VLEK_CERT,
-	K_COUNT,
+	K_TDX_MODULE_DIR, K_TDX_MAPPING_FILE, K_TDX_MODULE_PIN, K_TDX_GATE_TIMEOUT,
+	K_TDX_ALLOW_DEBUG_MODULES, K_COUNT,
 };
 
 static const struct {
@@ -164,6 +166,11 @@ static const struct {
 	[K_KDS_TIMEOUT] = {"kds_timeout", false},
 	[K_KDS_ATTEMPTS] = {"kds_attempts", false},
 	[K_SNP_VLEK_CERT] = {"snp_vlek_cert", false},
+	[K_TDX_MODULE_DIR] = {"tdx_module_dir", false},
+	[K_TDX_MAPPING_FILE] = {"tdx_mapping_file", false},
+	[K_TDX_MODULE_PIN] = {"tdx_module_pin", false},
+	[K_TDX_GATE_TIMEOUT] = {"tdx_gate_timeout", false},
+	[K_TDX_ALLOW_DEBUG_MODULES] = {"tdx_allow_debug_modules", false},
 };
 
 static int set_bool(struct parse_ctx *p, unsigned line, const char *key, bool *field,
@@ -393,10 +400,11 @@ static int apply_key(struct parse_ctx *p, unsigned line, enum key_id k, char *v,
 		return set_bool(p, line, key, &c->snp_trust_emulated_root, v);
 	case K_SNP_CERT_CRL: return set_bool(p, line, key, &c->snp_cert_crl, v);
 	case K_KDS_TIMEOUT:
+	case K_TDX_GATE_TIMEOUT:
 		if (parse_uint(v, 3600, &n) < 0 || n < 1)
 			return fail(p, line, key, -EINVAL, "'%s' is not a number of seconds in 1..3600",
 				    v);
-		c->kds_timeout_s = (unsigned)n;
+		*(k == K_KDS_TIMEOUT ? &c->kds_timeout_s : &c->tdx_gate_timeout_s) = (unsigned)n;
 		return 0;
 	case K_KDS_ATTEMPTS:
 		if (parse_uint(v, 20, &n) < 0 || n < 1)
@@ -404,6 +412,17 @@ static int apply_key(struct parse_ctx *p, unsigned line, enum key_id k, char *v,
 		c->kds_attempts = (unsigned)n;
 		return 0;
 	case K_SNP_VLEK_CERT: return set_path(p, line, key, &c->snp_vlek_cert, v, false);
+	case K_TDX_MODULE_DIR: return set_path(p, line, key, &c->tdx_module_dir, v, false);
+	case K_TDX_MAPPING_FILE: return set_path(p, line, key, &c->tdx_mapping_file, v, false);
+	case K_TDX_MODULE_PIN: {
+		struct tdx_version pin;
+		if (!streq(v, "latest") && tdx_version_parse(v, strlen(v), &pin) < 0)
+			return fail(p, line, key, -EINVAL,
+				    "'%s' is neither a module version (1.5.16) nor 'latest'", v);
+		return set_str(&c->tdx_module_pin, v);
+	}
+	case K_TDX_ALLOW_DEBUG_MODULES:
+		return set_bool(p, line, key, &c->tdx_allow_debug_modules, v);
 	case K_COUNT: break;
 	}
 	return -EINVAL;
@@ -461,7 +480,10 @@ static struct coco_config *config_new_defaults(const char *name)
 	c->state_dir = strdup("/var/lib/cocod");
 	c->listen_unix = strdup("/run/cocod/cocod.sock");
 	c->kds_base_url = strdup("https://kdsintf.amd.com");
-	if (!c->path || !c->state_dir || !c->listen_unix || !c->kds_base_url) {
+	c->tdx_module_dir = strdup("/var/lib/cocod/tdx-modules");
+	c->tdx_module_pin = strdup("latest");
+	if (!c->path || !c->state_dir || !c->listen_unix || !c->kds_base_url ||
+	    !c->tdx_module_dir || !c->tdx_module_pin) {
 		coco_config_free(c);
 		return NULL;
 	}
@@ -472,6 +494,7 @@ static struct coco_config *config_new_defaults(const char *name)
 	c->unix_default_role = COCO_ROLE_READER;
 	c->kds_timeout_s = 120;
 	c->kds_attempts = 5;
+	c->tdx_gate_timeout_s = 30;
 	return c;
 }
 
@@ -574,6 +597,9 @@ void coco_config_free(struct coco_config *c)
 	free(c->vmm_socket);
 	free(c->vmm_socket_group);
 	free(c->snp_vlek_cert);
+	free(c->tdx_module_dir);
+	free(c->tdx_mapping_file);
+	free(c->tdx_module_pin);
 	free(c->unix_roles);
 	for (size_t i = 0; i < c->n_subject_roles; i++)
 		free(c->subject_roles[i].subject);

@@ -101,6 +101,13 @@ static int daemon_reload(void *userdata, struct svc_reload *ret, char *err, size
 		     "snp_trust_emulated_root");
 	RESTART_ONLY(nc->snp_cert_crl != old->snp_cert_crl, "snp_cert_crl");
 	RESTART_ONLY(STRCHG(nc->snp_vlek_cert, old->snp_vlek_cert), "snp_vlek_cert");
+	/* The TDX module updater (cocod/svc_tdx.c) is set up once, at start. */
+	RESTART_ONLY(STRCHG(nc->tdx_module_dir, old->tdx_module_dir), "tdx_module_dir");
+	RESTART_ONLY(STRCHG(nc->tdx_mapping_file, old->tdx_mapping_file), "tdx_mapping_file");
+	RESTART_ONLY(STRCHG(nc->tdx_module_pin, old->tdx_module_pin), "tdx_module_pin");
+	RESTART_ONLY(nc->tdx_gate_timeout_s != old->tdx_gate_timeout_s, "tdx_gate_timeout");
+	RESTART_ONLY(nc->tdx_allow_debug_modules != old->tdx_allow_debug_modules,
+		     "tdx_allow_debug_modules");
 #undef RESTART_ONLY
 #undef STRCHG
 	/* Restart-only keys keep their running values so the config reflects what runs. */
@@ -123,7 +130,12 @@ static int daemon_reload(void *userdata, struct svc_reload *ret, char *err, size
 	KEEP(vmm_socket);
 	KEEP(vmm_socket_group);
 	KEEP(snp_vlek_cert);
+	KEEP(tdx_module_dir);
+	KEEP(tdx_mapping_file);
+	KEEP(tdx_module_pin);
 #undef KEEP
+	nc->tdx_gate_timeout_s = old->tdx_gate_timeout_s;
+	nc->tdx_allow_debug_modules = old->tdx_allow_debug_modules;
 	nc->kds_timeout_s = old->kds_timeout_s;
 	nc->kds_attempts = old->kds_attempts;
 	nc->snp_trust_emulated_root = old->snp_trust_emulated_root;

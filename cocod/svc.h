@@ -22,6 +22,7 @@ struct svc {
 	/* Service areas' state (cocod/svc_<area>.c). */
 	struct svc_snp *snp;
 	struct svc_attest *attest;
+	struct svc_tdx *tdx;
 	/* The TD-launch gate (tdxd/gate.h): TD launches hold it shared, a module update takes it
 	 * exclusive; closed for good once the module is lost. Created by svc_start. */
 	struct tdxd_gate *tdx_gate;
@@ -70,6 +71,24 @@ int svc_attest_start(struct svc *s, char *err, size_t errlen);
 void svc_attest_stop(struct svc *s);
 bool svc_attest_is_slow(enum svc_op op);
 void svc_attest_dispatch(struct svc *s, const struct svc_req *q, struct svc_reply *r);
+int svc_tdx_start(struct svc *s, char *err, size_t errlen);
+void svc_tdx_stop(struct svc *s);
+bool svc_tdx_is_slow(enum svc_op op);
+void svc_tdx_dispatch(struct svc *s, const struct svc_req *q, struct svc_reply *r);
+/* The TDX module is lost (a failed update past shutdown, or version reads ENXIO): reboot
+ * required. why gets a sentence naming it. TD launches and updates must refuse. */
+bool svc_tdx_lost(struct svc *s, char *why, size_t whylen);
+/* Fill what the TDX area knows beyond sysfs: an update running, the boot-time module. */
+void svc_tdx_module_status(struct svc *s, struct svc_tdx_module *o);
+
+/* Idempotency-Key for a POST document op (any area): call svc_idem_replay first; true means
+ * the reply is filled (the stored response of the same request, or 422 for a different
+ * request under the same key) and the op must not run. After a successful reply, call
+ * svc_idem_record to keep it. Without the header both do nothing. */
+bool svc_idem_replay(struct svc *s, const struct svc_req *q, const char *op,
+		     struct svc_reply *r);
+void svc_idem_record(struct svc *s, const struct svc_req *q, const char *op,
+		     const struct svc_reply *r);
 /* Loop thread: hand a table rebuilt on a worker to the VMM socket. */
 void svc_snp_loop_sync(struct svc *s);
 /* Around a firmware change that alters what the table must say (SNP_COMMIT, SNP_SET_CONFIG):

@@ -2,6 +2,7 @@
 
 #include <cpuid.h>
 
+#include "coco/tdx/blobgen.h"
 #include "coco/util.h"
 #include "hv/emul/psp.h"
 #include "hv/emul/tdx_kernel.h"
@@ -153,6 +154,16 @@ enum snp_product hv_platform_snp_product(const struct hv_platform *p)
 	if (!__get_cpuid(1, &a, &b, &c, &d))
 		return SNP_PRODUCT_UNKNOWN;
 	return snp_product_from_cpuid(a);
+}
+
+uint32_t hv_platform_cpuid_1_eax(const struct hv_platform *p)
+{
+	if (p->kind == COCO_PLATFORM_EMULATED)
+		return TDX_BLOBGEN_CPUID_DEFAULT; /* emul_tdx_start leaves the module's default */
+	unsigned a, b, c, d;
+	if (!__get_cpuid(1, &a, &b, &c, &d))
+		return 0;
+	return a;
 }
 
 struct hv_tdx *hv_platform_tdx(struct hv_platform *p)
