@@ -39,13 +39,18 @@ static int fail(char *err, size_t errlen, int r, const char *what)
 static int emul_tdx_start(struct hv_platform *p, const char *state_dir, char *err,
 			  size_t errlen)
 {
-	_cleanup_free_ char *root = NULL;
-	if (asprintf(&root, "%s/emul-sysfs", state_dir) < 0)
+	_cleanup_free_ char *root = NULL, *state = NULL;
+	if (asprintf(&root, "%s/emul-sysfs", state_dir) < 0 ||
+	    asprintf(&state, "%s/emul-tdx-module.state", state_dir) < 0)
 		return fail(err, errlen, -ENOMEM, "emulated TDX");
-	struct emul_tdx_module_config mc = {.num_remaining_updates = 16};
+	/* The module's state outlives cocod (as a real module outlives a kill -9 of cocod). */
+	struct emul_tdx_module_config mc = {.num_remaining_updates = 16, .state_file = state};
 	int r = emul_tdx_module_new(&mc, &p->tdx_module);
-	if (r < 0)
-		return fail(err, errlen, r, "emulated TDX module");
+	if (r < 0) {
+		snprintf(err, errlen, "emulated TDX module (%s): %s", state,
+			 r == -EINVAL ? "state file does not parse" : strerror(-r));
+		return r;
+	}
 	long ncpu = sysconf(_SC_NPROCESSORS_CONF);
 	struct emul_tdx_kernel_config kc = {
 		.root = root, .module = p->tdx_module,
