@@ -370,6 +370,80 @@ START_TEST(measurements_match_tdxctl)
 }
 END_TEST
 
+static int tdxctl(char **out, const char *a1, const char *a2, const char *a3, const char *a4)
+{
+	const char *argv[] = {TDXCTL_BIN, "--socket", d.sock, a1, a2, a3, a4, NULL};
+	return run_capture(argv, out);
+}
+
+START_TEST(tdxctl_module_commands)
+{
+	start_with_store(true, NULL); /* 1.5.16 is lost after shutdown */
+	char *out;
+	ck_assert_int_eq(tdxctl(&out, "module", "list", NULL, NULL), 0);
+	ck_assert_msg(strstr(out, "* 1.5.16") && strstr(out, "debug-signed module") &&
+			  strstr(out, "running 1.5.06"),
+		      "%s", out);
+	free(out);
+	ck_assert_int_eq(tdxctl(&out, "--json", "module", "list", NULL), 0);
+	json_object *j = json_tokener_parse(out);
+	ck_assert_ptr_nonnull(j);
+	ck_assert_str_eq(json_path(j, "target"), "1.5.16");
+	json_object_put(j);
+	free(out);
+	ck_assert_int_eq(tdxctl(&out, "module", "plan", "2.0.02", NULL), 1);
+	ck_assert_msg(strstr(out, "failed checks: target"), "%s", out);
+	free(out);
+	ck_assert_int_eq(tdxctl(&out, "module", "plan", "1.5.08", NULL), 0);
+	ck_assert_msg(strstr(out, "dry run: 1.5.06 -> 1.5.08"), "%s", out);
+	free(out);
+	ck_assert_int_eq(tdxctl(&out, "module", "update", "1.5.13", "--yes"), 2);
+	ck_assert_msg(strstr(out, "no module 1.5.13"), "%s", out);
+	free(out);
+	ck_assert_int_eq(tdxctl(&out, "module", "update", "1.5.08", NULL), 2); /* no tty, no --yes */
+	ck_assert_msg(strstr(out, "--yes"), "%s", out);
+	free(out);
+	ck_assert_uint_eq(n_updates(), 0);
+
+	/* A verified update: progress lines, then exit 0. */
+	ck_assert_int_eq(tdxctl(&out, "module", "update", "1.5.08", "--yes"), 0);
+	ck_assert_msg(strstr(out, "update started: operation ") && strstr(out, "] preflight") &&
+			  strstr(out, "updated: updated 1.5.06 -> 1.5.08"),
+		      "%s", out);
+	free(out);
+	ck_assert_int_eq(tdxctl(&out, "status", NULL, NULL, NULL), 0);
+	ck_assert_msg(strstr(out, "TDX module:        1.5.08") &&
+			  strstr(out, "boot-time module:  1.5.06 (runtime updates do not survive"),
+		      "%s", out);
+	free(out);
+	ck_assert_int_eq(tdxctl(&out, "module", "update", "--no-wait", "--yes"), 0);
+	ck_assert_msg(strstr(out, "update started: operation "), "%s", out);
+	free(out);
+	/* 1.5.16 is lost after shutdown: exit 1, and the CLI says so. */
+	for (int i = 0; i < 200; i++) {
+		json_object *m = http_json(&d, "GET", "/v1/tdx/module", NULL, NULL, 0, 200);
+		bool done = !streq(json_path(m, "state"), "updating");
+		json_object_put(m);
+		if (done)
+			break;
+		usleep(50000);
+	}
+	ck_assert_int_eq(tdxctl(&out, "module", "history", NULL, NULL), 0);
+	ck_assert_msg(strstr(out, "1.5.08 -> 1.5.16  lost") && strstr(out, "1.5.06 -> 1.5.08  succeeded"),
+		      "%s", out);
+	free(out);
+	ck_assert_int_eq(tdxctl(&out, "module", "update", "--yes", NULL), 1);
+	ck_assert_msg(strstr(out, "tdx-lost"), "%s", out);
+	free(out);
+	ck_assert_int_eq(tdxctl(&out, "module", "frobnicate", NULL, NULL), 2);
+	free(out);
+	const char *argv[] = {TDXCTL_BIN, "--socket", "/nonexistent/cocod.sock", "module", "list",
+			      NULL};
+	ck_assert_int_eq(run_capture(argv, &out), 3);
+	free(out);
+}
+END_TEST
+
 int main(void)
 {
 	curl_global_init(CURL_GLOBAL_DEFAULT);
@@ -381,6 +455,7 @@ int main(void)
 	tcase_add_test(tc, failed_update_loses_module);
 	tcase_add_test(tc, kill9_mid_update_reconciles);
 	tcase_add_test(tc, measurements_match_tdxctl);
+	tcase_add_test(tc, tdxctl_module_commands);
 	suite_add_tcase(s, tc);
 	int r = run_suite(s);
 	curl_global_cleanup();
