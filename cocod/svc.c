@@ -20,9 +20,17 @@ void svc_reply_error(struct svc_reply *r, enum svc_status st, const char *fmt, .
 	r->status = st;
 }
 
+/* The cached probe is used while it is young and no module update finished since. */
+static bool probe_fresh(struct svc *s)
+{
+	return s->probe_ok && now_ns() - s->probe_at <= SVC_PROBE_TTL_NS &&
+	       s->probe_tdx_gen == svc_tdx_generation(s);
+}
+
 int svc_probe_platform(struct svc *s, bool log_findings)
 {
 	struct hv_host_info h;
+	uint64_t gen = svc_tdx_generation(s);
 	int r = hv_platform_probe(s->platform, &h);
 	if (r < 0) {
 		s->probe_ok = false;
@@ -31,6 +39,7 @@ int svc_probe_platform(struct svc *s, bool log_findings)
 	}
 	s->probe = h;
 	s->probe_at = now_ns();
+	s->probe_tdx_gen = gen;
 	s->probe_ok = true;
 	if (!log_findings)
 		return 0;
@@ -54,7 +63,7 @@ int svc_probe_platform(struct svc *s, bool log_findings)
 
 static void host_get(struct svc *s, struct svc_reply *r)
 {
-	if ((!s->probe_ok || now_ns() - s->probe_at > SVC_PROBE_TTL_NS) &&
+	if (!probe_fresh(s) &&
 	    svc_probe_platform(s, false) < 0) {
 		svc_reply_error(r, SVC_E_UNAVAILABLE, "platform probe failed");
 		return;
@@ -232,7 +241,7 @@ static void snp_platform_change(struct svc *s, const struct svc_req *q, struct s
 
 static void tdx_module_get(struct svc *s, struct svc_reply *r)
 {
-	if ((!s->probe_ok || now_ns() - s->probe_at > SVC_PROBE_TTL_NS) &&
+	if (!probe_fresh(s) &&
 	    svc_probe_platform(s, false) < 0) {
 		svc_reply_error(r, SVC_E_UNAVAILABLE, "platform probe failed");
 		return;
@@ -270,7 +279,7 @@ static void ready_get(struct svc *s, struct svc_reply *r)
 		snprintf(r->ready.reason, sizeof(r->ready.reason), "state store unreadable");
 		return;
 	}
-	if ((!s->probe_ok || now_ns() - s->probe_at > SVC_PROBE_TTL_NS) &&
+	if (!probe_fresh(s) &&
 	    svc_probe_platform(s, false) < 0) {
 		r->ready.ready = false;
 		snprintf(r->ready.reason, sizeof(r->ready.reason), "platform probe failed");

@@ -30,6 +30,7 @@ struct svc {
 	/* Cached platform probe; refreshed when older than SVC_PROBE_TTL_NS. */
 	struct hv_host_info probe;
 	uint64_t probe_at;
+	uint64_t probe_tdx_gen; /* svc_tdx_generation() when probed */
 	bool probe_ok;
 	/* Config reload, provided by the daemon (it owns the listeners). */
 	int (*reload)(void *userdata, struct svc_reload *ret, char *err, size_t errlen);
@@ -78,6 +79,8 @@ void svc_tdx_dispatch(struct svc *s, const struct svc_req *q, struct svc_reply *
 /* The TDX module is lost (a failed update past shutdown, or version reads ENXIO): reboot
  * required. why gets a sentence naming it. TD launches and updates must refuse. */
 bool svc_tdx_lost(struct svc *s, char *why, size_t whylen);
+/* Bumped (thread-safe) whenever a module update finished: a cached probe is stale then. */
+uint64_t svc_tdx_generation(struct svc *s);
 /* Fill what the TDX area knows beyond sysfs: an update running, the boot-time module. */
 void svc_tdx_module_status(struct svc *s, struct svc_tdx_module *o);
 

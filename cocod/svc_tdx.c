@@ -45,6 +45,7 @@ struct svc_tdx {
 	pthread_mutex_t mu; /* the fields below */
 	bool updating;
 	char running_op[37];
+	uint64_t generation; /* updates finished */
 };
 
 /* ---------------------------------------------------------------- start / stop */
@@ -203,6 +204,27 @@ bool svc_tdx_lost(struct svc *s, char *why, size_t whylen)
 		return false;
 	snprintf(why, whylen, "tdx-lost: module gone after a failed update, reboot required");
 	return true;
+}
+
+uint64_t svc_tdx_generation(struct svc *s)
+{
+	struct svc_tdx *t = s->tdx;
+	if (!t)
+		return 0;
+	pthread_mutex_lock(&t->mu);
+	uint64_t g = t->generation;
+	pthread_mutex_unlock(&t->mu);
+	return g;
+}
+
+/* The update is over (before its operation says so): no longer updating, probes stale. */
+static void update_over(struct svc_tdx *t)
+{
+	pthread_mutex_lock(&t->mu);
+	t->generation++;
+	t->updating = false;
+	t->running_op[0] = '\0';
+	pthread_mutex_unlock(&t->mu);
 }
 
 void svc_tdx_module_status(struct svc *s, struct svc_tdx_module *o)
@@ -452,6 +474,7 @@ static void update_work(void *arg)
 	j->rq.op_id = j->op_id;
 	int e = tdxd_update_run(t->up, &j->rq, on_progress, j, &rep);
 	if (e < 0 && e != -EIO) {
+		update_over(t);
 		char msg[160];
 		snprintf(msg, sizeof(msg), "the update could not run: %s",
 			 e == -EBUSY ? "another update is running" : strerror(-e));
@@ -463,6 +486,7 @@ static void update_work(void *arg)
 			 t->crash_after_steps);
 		raise(SIGKILL);
 	}
+	update_over(t);
 	json_object *res = report_json(&rep);
 	const char *txt = json_object_to_json_string_ext(res, JSON_C_TO_STRING_PLAIN);
 	bool ok = rep.outcome == TDXD_UPDATE_UPDATED;
@@ -482,14 +506,7 @@ static void update_work(void *arg)
 
 static void update_done(void *arg)
 {
-	struct update_job *j = arg;
-	struct svc_tdx *t = j->svc->tdx;
-	pthread_mutex_lock(&t->mu);
-	t->updating = false;
-	t->running_op[0] = '\0';
-	pthread_mutex_unlock(&t->mu);
-	j->svc->probe_ok = false; /* the next probe reads the new module */
-	free(j);
+	free(arg);
 }
 
 static bool json_member_bool(json_object *v, bool *out)
