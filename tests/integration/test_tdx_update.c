@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "coco/tdx/blobgen.h"
+#include "coco/tdx/ccel.h"
 #include "coco/tdx/tdvf.h"
 #include "coco/util.h"
 #include "harness.h"
@@ -355,6 +356,30 @@ START_TEST(measurements_match_tdxctl)
 		free(out);
 		json_object_put(m);
 	}
+	/* An event log: the RTMR replay, as coco/tdx/ccel.c computes it. */
+	uint8_t *log;
+	size_t log_len;
+	ck_assert_int_eq(ccel_synth(9, true, 128, &log, &log_len), 0);
+	snprintf(path, sizeof(path), "%s/images/ccel.bin", d.dir);
+	write_bytes(path, log, log_len);
+	struct ccel_log l = {0};
+	char err[128];
+	ck_assert_int_eq(ccel_replay(log, log_len, &l, err, sizeof(err)), 0);
+	json_object *m = http_json(&d, "POST", "/v1/tdx/measurements", NULL,
+				   "{\"firmware\":\"td.fd\",\"event_log\":\"ccel.bin\"}", 0, 200);
+	json_object *rt = member(m, "rtmr");
+	ck_assert_uint_eq(json_object_array_length(rt), 4);
+	for (size_t i = 0; i < 4; i++) {
+		char hex[97];
+		hex_encode(l.rtmr[i], 48, hex);
+		ck_assert_str_eq(json_object_get_string(json_object_array_get_idx(rt, i)), hex);
+	}
+	ck_assert_str_eq(json_path(m, "events"), "10");
+	json_object_put(m);
+	ccel_log_free(&l);
+	free(log);
+	json_object_put(http_json(&d, "POST", "/v1/tdx/measurements", NULL,
+				  "{\"event_log\":\"td.fd\"}", 0, 422));
 	json_object_put(http_json(&d, "POST", "/v1/tdx/measurements", NULL,
 				  "{\"firmware\":\"missing.fd\"}", 0, 404));
 	json_object_put(http_json(&d, "POST", "/v1/tdx/measurements", NULL,
