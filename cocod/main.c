@@ -148,7 +148,7 @@ static int daemon_reload(void *userdata, struct svc_reload *ret, char *err, size
 	coco_log_set_level(nc->log_level);
 	api_server_set_auth(d->api, auth);
 	api_server_set_max_body(d->api, nc->api_max_body);
-	d->svc.config = nc;
+	svc_config_swap(&d->svc, nc);
 	coco_config_free(old);
 	if (rl.needs_restart[0])
 		log_warn("configuration reloaded; changed keys that need a restart: %s",

@@ -481,10 +481,22 @@ int svc_dispatch_async(void *ctx, const struct svc_req *req, struct svc_reply *r
 	return 1;
 }
 
+void svc_config_swap(struct svc *s, struct coco_config *nc)
+{
+	pthread_rwlock_wrlock(&s->config_lock);
+	s->config = nc;
+	pthread_rwlock_unlock(&s->config_lock);
+}
+
 int svc_start(struct svc *s, struct coco_loop *loop, char *err, size_t errlen)
 {
 	s->loop = loop;
 	int r;
+	if ((r = pthread_rwlock_init(&s->config_lock, NULL)) != 0) {
+		snprintf(err, errlen, "config lock: %s", strerror(r));
+		return -r;
+	}
+	s->config_lock_init = true;
 	/* One worker: measurements run in order, off the loop, and own the measurement cache. */
 	if ((r = coco_workq_new(loop, 1, 64, &s->measure_q)) < 0 ||
 	    (r = coco_workq_new(loop, 2, 64, &s->work_q)) < 0) {
@@ -520,6 +532,9 @@ void svc_stop(struct svc *s)
 	s->work_q = s->measure_q = NULL;
 	tdxd_gate_free(s->tdx_gate);
 	s->tdx_gate = NULL;
+	if (s->config_lock_init)
+		pthread_rwlock_destroy(&s->config_lock);
+	s->config_lock_init = false;
 }
 
 void svc_dispatch(void *ctx, const struct svc_req *req, struct svc_reply *reply)

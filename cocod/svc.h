@@ -2,6 +2,7 @@
  * typed requests to the services (sevd/, tdxd/, attest/ as they land). */
 #pragma once
 #include <openssl/x509.h>
+#include <pthread.h>
 
 #include "api/dispatch.h"
 #include "coco/config.h"
@@ -12,7 +13,10 @@
 #include "sevd/measure_svc.h"
 
 struct svc {
+	/* Replaced on reload (loop thread). Workers that read it take config_lock for reading. */
 	struct coco_config *config;
+	pthread_rwlock_t config_lock;
+	bool config_lock_init;
 	struct coco_store *store;
 	struct hv_platform *platform;
 	struct sevd_measure_cache *measure_cache; /* used only by measure_q's worker */
@@ -42,6 +46,8 @@ struct svc {
 /* After the platform is open and the loop exists: work queues, then each area's start
  * (reload persisted state, reconcile journals). */
 int svc_start(struct svc *s, struct coco_loop *loop, char *err, size_t errlen);
+/* Reload: make nc the configuration (the caller frees the old one afterwards). */
+void svc_config_swap(struct svc *s, struct coco_config *nc);
 /* Finish queued work (its completions resume suspended connections). */
 void svc_drain(struct svc *s);
 /* Stop the areas and free the queues (after svc_drain and the API server are gone). */

@@ -38,6 +38,7 @@ struct svc_tdx {
 	struct tdxd_updater *up; /* NULL when this is no TDX host */
 	char inactive_reason[160];
 	bool allow_debug;
+	char *module_dir, *pin; /* as started (restart-only keys) */
 	char boot_version[TDX_VERSION_STRLEN];
 	struct coco_workq *q; /* one update at a time, off the shared work queue */
 	unsigned crash_after_steps; /* emulated platform, tests: kill -9 after this step */
@@ -124,6 +125,9 @@ int svc_tdx_start(struct svc *s, char *err, size_t errlen)
 	pthread_mutex_init(&t->mu, NULL);
 	s->tdx = t;
 	t->allow_debug = s->config->tdx_allow_debug_modules;
+	if (!(t->module_dir = strdup(s->config->tdx_module_dir)) ||
+	    !(t->pin = strdup(s->config->tdx_module_pin)))
+		return set_error(err, errlen, -ENOMEM, "TDX: out of memory");
 	t->hv = hv_platform_tdx(s->platform);
 	int r;
 	if ((r = coco_workq_new(s->loop, 1, 4, &t->q)) < 0)
@@ -187,6 +191,8 @@ void svc_tdx_stop(struct svc *s)
 		return;
 	coco_workq_free(t->q); /* drains: a running update finishes first */
 	tdxd_updater_free(t->up);
+	free(t->module_dir);
+	free(t->pin);
 	pthread_mutex_destroy(&t->mu);
 	free(t);
 	s->tdx = NULL;
@@ -412,8 +418,8 @@ static void candidates(struct svc *s, const struct svc_req *q, struct svc_reply 
 		return;
 	}
 	json_object *o = plan_json(&p);
-	json_object_object_add(o, "module_dir", json_object_new_string(s->config->tdx_module_dir));
-	json_object_object_add(o, "pinned", json_object_new_string(s->config->tdx_module_pin));
+	json_object_object_add(o, "module_dir", json_object_new_string(t->module_dir));
+	json_object_object_add(o, "pinned", json_object_new_string(t->pin));
 	tdxd_plan_clear(&p);
 	r->doc.json = o;
 }
@@ -597,7 +603,7 @@ static void update_post(struct svc *s, const struct svc_req *q, struct svc_reply
 			svc_reply_error(r, SVC_E_INVALID,
 					"no module %s in the module store %s (GET "
 					"/v1/tdx/module/candidates lists them)",
-					vb, s->config->tdx_module_dir);
+					vb, t->module_dir);
 			return;
 		}
 	}
@@ -725,8 +731,10 @@ static int read_named(struct svc *s, const char *name, size_t max, char **ret, s
 		      char *err, size_t errlen)
 {
 	char path[PATH_MAX];
+	pthread_rwlock_rdlock(&s->config_lock); /* a reload replaces the image directories */
 	int e = sevd_resolve_image(s->config->image_dirs, s->config->n_image_dirs, name, path, err,
 				   errlen);
+	pthread_rwlock_unlock(&s->config_lock);
 	if (e < 0)
 		return e;
 	if ((e = read_file_max(path, max, ret, ret_len)) < 0)
