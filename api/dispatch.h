@@ -35,6 +35,10 @@ enum svc_op {
 	SVC_SNP_VLEK_DELETE,                /* DELETE /v1/snp/vlek */
 	/* tdxd: module update (cocod/svc_tdx.c) */
 	SVC_TDX_FIRST = SVC_DOC_FIRST + 100,
+	SVC_TDX_CANDIDATES = SVC_TDX_FIRST, /* GET /v1/tdx/module/candidates */
+	SVC_TDX_UPDATE,                     /* POST /v1/tdx/module/updates (202 + operation) */
+	SVC_TDX_UPDATES_LIST,               /* GET /v1/tdx/module/updates: the journal */
+	SVC_TDX_MEASURE,                    /* POST /v1/tdx/measurements: MRTD, RTMR replay */
 	/* attest: verification and evidence (cocod/svc_attest.c) */
 	SVC_ATTEST_FIRST = SVC_DOC_FIRST + 200,
 	SVC_ATTEST_VERIFY = SVC_ATTEST_FIRST, /* POST /v1/attestation/verify */
@@ -179,6 +183,8 @@ struct svc_tdx_module {
 	bool update_interface;  /* /sys/class/firmware/tdx_module */
 	unsigned cpus_online, cpus_possible;
 	bool cpus_known;
+	bool updating;          /* a module update runs now */
+	char boot_version[32];  /* the module this host booted with ("" unknown) */
 };
 
 /* The output of a document op: one of json or bytes (both owned, freed by svc_reply_clear). A

@@ -255,7 +255,8 @@ static void get_tdx_module(const struct api_env *env, struct api_request *rq,
 	json_object_object_add(o, "state",
 			       json_object_new_string(m->lost	     ? "lost"
 						      : m->error[0] ? "unreadable"
-								    : "running"));
+						      : m->updating ? "updating"
+								    : "ok"));
 	json_object_object_add(o, "error", str_or_null(m->error));
 	json_object_object_add(o, "seamldr_version", str_or_null(m->seamldr_version));
 	json_object_object_add(o, "remaining_updates", m->remaining_updates >= 0
@@ -270,6 +271,15 @@ static void get_tdx_module(const struct api_env *env, struct api_request *rq,
 				       json_object_new_boolean(m->cpus_online == m->cpus_possible));
 	}
 	json_object_object_add(o, "cpus", cpus);
+	json_object *boot = json_object_new_object();
+	json_object_object_add(boot, "version", str_or_null(m->boot_version));
+	json_object_object_add(boot, "current_differs",
+			       json_object_new_boolean(m->boot_version[0] && m->version[0] &&
+						       strcmp(m->boot_version, m->version) != 0));
+	json_object_object_add(boot, "note",
+			       json_object_new_string("runtime updates do not survive a reboot: "
+						      "the boot-time module comes back"));
+	json_object_object_add(o, "boot", boot);
 	api_response_json(rs, 200, o);
 }
 
@@ -401,6 +411,14 @@ const struct api_route api_routes[] = {
 		      API_BODY_JSON | API_BODY_BYTES),
 	API_DOC_ROUTE("DELETE", "/v1/snp/vlek", COCO_ROLE_ADMIN, SVC_SNP_VLEK_DELETE,
 		      API_BODY_NONE),
+	API_DOC_ROUTE("GET", "/v1/tdx/module/candidates", COCO_ROLE_READER, SVC_TDX_CANDIDATES,
+		      API_BODY_NONE),
+	API_DOC_ROUTE("POST", "/v1/tdx/module/updates", COCO_ROLE_ADMIN, SVC_TDX_UPDATE,
+		      API_BODY_JSON | API_BODY_OPTIONAL),
+	API_DOC_ROUTE("GET", "/v1/tdx/module/updates", COCO_ROLE_READER, SVC_TDX_UPDATES_LIST,
+		      API_BODY_NONE),
+	API_DOC_ROUTE("POST", "/v1/tdx/measurements", COCO_ROLE_READER, SVC_TDX_MEASURE,
+		      API_BODY_JSON),
 	API_DOC_ROUTE("POST", "/v1/attestation/verify", COCO_ROLE_READER, SVC_ATTEST_VERIFY,
 		      API_BODY_JSON),
 };

@@ -7,6 +7,7 @@
 #include <stdarg.h>
 
 #include "coco/snp/product.h"
+#include "coco/tdx/version.h"
 #include "coco/util.h"
 
 #define MAX_LINE 4096
@@ -32,11 +33,22 @@ const char *coco_log_level_name(int level)
 }
 
 
+enum key_id {
+	K_PLATFORM, K_STATE_DIR, K_LISTEN_UNIX, K_LISTEN_UNIX_MODE, K_LISTEN_UNIX_GROUP,
+	K_LISTEN_TCP, K_TLS_CERT, K_TLS_KEY, K_TLS_CLIENT_CA, K_TOKEN_FILE, K_KDS_BASE_URL,
+	K_LOG_LEVEL, K_API_MAX_BODY, K_API_MAX_CONNECTIONS, K_UNIX_DEFAULT_ROLE, K_UNIX_ROLE,
+	K_TLS_SUBJECT_ROLE, K_IMAGE_DIR, K_SNP_CERT_TABLE, K_VMM_SOCKET, K_VMM_SOCKET_GROUP,
+	K_SNP_TRUST_EMULATED_ROOT, K_SNP_CERT_CRL, K_KDS_TIMEOUT, K_KDS_ATTEMPTS, K_SNP_VLEK_CERT,
+	K_SNP_VLEK_URL, K_KDS_CLIENT_CERT, K_KDS_CLIENT_KEY,
+	K_TDX_MODULE_DIR, K_TDX_MAPPING_FILE, K_TDX_MODULE_PIN, K_TDX_GATE_TIMEOUT,
+	K_TDX_ALLOW_DEBUG_MODULES, K_COUNT,
+};
+
 struct parse_ctx {
 	const char *name;
 	char *err;
 	size_t errlen;
-	unsigned seen[32]; /* line a single-valued key was set on, by key index */
+	unsigned seen[K_COUNT]; /* line a single-valued key was set on, by key index */
 };
 
 static int fail(struct parse_ctx *p, unsigned line, const char *key, int r, const char *fmt, ...)
@@ -126,16 +138,6 @@ static bool host_is_loopback(const char *host)
 	return inet_pton(AF_INET6, host, &a6) == 1 && IN6_IS_ADDR_LOOPBACK(&a6);
 }
 
-enum key_id {
-	K_PLATFORM, K_STATE_DIR, K_LISTEN_UNIX, K_LISTEN_UNIX_MODE, K_LISTEN_UNIX_GROUP,
-	K_LISTEN_TCP, K_TLS_CERT, K_TLS_KEY, K_TLS_CLIENT_CA, K_TOKEN_FILE, K_KDS_BASE_URL,
-	K_LOG_LEVEL, K_API_MAX_BODY, K_API_MAX_CONNECTIONS, K_UNIX_DEFAULT_ROLE, K_UNIX_ROLE,
-	K_TLS_SUBJECT_ROLE, K_IMAGE_DIR, K_SNP_CERT_TABLE, K_VMM_SOCKET, K_VMM_SOCKET_GROUP,
-	K_SNP_TRUST_EMULATED_ROOT, K_SNP_CERT_CRL, K_KDS_TIMEOUT, K_KDS_ATTEMPTS, K_SNP_VLEK_CERT,
-	K_SNP_VLEK_URL, K_KDS_CLIENT_CERT, K_KDS_CLIENT_KEY,
-	K_COUNT,
-};
-
 static const struct {
 	const char *name;
 	bool repeatable;
@@ -169,6 +171,11 @@ static const struct {
 	[K_SNP_VLEK_URL] = {"snp_vlek_url", false},
 	[K_KDS_CLIENT_CERT] = {"kds_client_cert", false},
 	[K_KDS_CLIENT_KEY] = {"kds_client_key", false},
+	[K_TDX_MODULE_DIR] = {"tdx_module_dir", false},
+	[K_TDX_MAPPING_FILE] = {"tdx_mapping_file", false},
+	[K_TDX_MODULE_PIN] = {"tdx_module_pin", false},
+	[K_TDX_GATE_TIMEOUT] = {"tdx_gate_timeout", false},
+	[K_TDX_ALLOW_DEBUG_MODULES] = {"tdx_allow_debug_modules", false},
 };
 
 static int set_bool(struct parse_ctx *p, unsigned line, const char *key, bool *field,
@@ -398,10 +405,11 @@ static int apply_key(struct parse_ctx *p, unsigned line, enum key_id k, char *v,
 		return set_bool(p, line, key, &c->snp_trust_emulated_root, v);
 	case K_SNP_CERT_CRL: return set_bool(p, line, key, &c->snp_cert_crl, v);
 	case K_KDS_TIMEOUT:
+	case K_TDX_GATE_TIMEOUT:
 		if (parse_uint(v, 3600, &n) < 0 || n < 1)
 			return fail(p, line, key, -EINVAL, "'%s' is not a number of seconds in 1..3600",
 				    v);
-		c->kds_timeout_s = (unsigned)n;
+		*(k == K_KDS_TIMEOUT ? &c->kds_timeout_s : &c->tdx_gate_timeout_s) = (unsigned)n;
 		return 0;
 	case K_KDS_ATTEMPTS:
 		if (parse_uint(v, 20, &n) < 0 || n < 1)
@@ -426,6 +434,17 @@ static int apply_key(struct parse_ctx *p, unsigned line, enum key_id k, char *v,
 	}
 	case K_KDS_CLIENT_CERT: return set_path(p, line, key, &c->kds_client_cert, v, false);
 	case K_KDS_CLIENT_KEY: return set_path(p, line, key, &c->kds_client_key, v, false);
+	case K_TDX_MODULE_DIR: return set_path(p, line, key, &c->tdx_module_dir, v, false);
+	case K_TDX_MAPPING_FILE: return set_path(p, line, key, &c->tdx_mapping_file, v, false);
+	case K_TDX_MODULE_PIN: {
+		struct tdx_version pin;
+		if (!streq(v, "latest") && tdx_version_parse(v, strlen(v), &pin) < 0)
+			return fail(p, line, key, -EINVAL,
+				    "'%s' is neither a module version (1.5.16) nor 'latest'", v);
+		return set_str(&c->tdx_module_pin, v);
+	}
+	case K_TDX_ALLOW_DEBUG_MODULES:
+		return set_bool(p, line, key, &c->tdx_allow_debug_modules, v);
 	case K_COUNT: break;
 	}
 	return -EINVAL;
@@ -490,7 +509,10 @@ static struct coco_config *config_new_defaults(const char *name)
 	c->state_dir = strdup("/var/lib/cocod");
 	c->listen_unix = strdup("/run/cocod/cocod.sock");
 	c->kds_base_url = strdup("https://kdsintf.amd.com");
-	if (!c->path || !c->state_dir || !c->listen_unix || !c->kds_base_url) {
+	c->tdx_module_dir = strdup("/var/lib/cocod/tdx-modules");
+	c->tdx_module_pin = strdup("latest");
+	if (!c->path || !c->state_dir || !c->listen_unix || !c->kds_base_url ||
+	    !c->tdx_module_dir || !c->tdx_module_pin) {
 		coco_config_free(c);
 		return NULL;
 	}
@@ -501,6 +523,7 @@ static struct coco_config *config_new_defaults(const char *name)
 	c->unix_default_role = COCO_ROLE_READER;
 	c->kds_timeout_s = 120;
 	c->kds_attempts = 5;
+	c->tdx_gate_timeout_s = 30;
 	return c;
 }
 
@@ -606,6 +629,9 @@ void coco_config_free(struct coco_config *c)
 	free(c->snp_vlek_url);
 	free(c->kds_client_cert);
 	free(c->kds_client_key);
+	free(c->tdx_module_dir);
+	free(c->tdx_mapping_file);
+	free(c->tdx_module_pin);
 	free(c->unix_roles);
 	for (size_t i = 0; i < c->n_subject_roles; i++)
 		free(c->subject_roles[i].subject);

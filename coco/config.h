@@ -47,10 +47,19 @@ struct coco_config {
 	bool snp_trust_emulated_root; /* emulated platform only */
 	bool snp_cert_crl;            /* put the ARK's CRL in the table */
 	char *snp_vlek_cert;          /* the VLEK certificate (PEM/DER) from the CSP */
-	/* The CSP's VLEK interface, a URL template (see kds_vlek_url), fetched with the TLS
+	/* The CSP's VLEK interface, a URL template (see snp_tcb_url_expand), fetched with the TLS
 	 * client certificate kds_client_cert/kds_client_key (PEM files). NULL: none. */
 	char *snp_vlek_url;
 	char *kds_client_cert, *kds_client_key;
+	/* TDX module updates: the module store (tdx_module_<x.y.z>.blob + mapping_file.json),
+	 * the mapping file (NULL: <tdx_module_dir>/mapping_file.json), the pinned version
+	 * ("latest" or x.y.z), how long an update waits for TD launches to leave the gate, and
+	 * whether debug-signed modules may be requested at all. */
+	char *tdx_module_dir;
+	char *tdx_mapping_file;
+	char *tdx_module_pin;
+	unsigned tdx_gate_timeout_s;
+	bool tdx_allow_debug_modules;
 	int log_level;
 	size_t api_max_body;
 	unsigned api_max_connections;

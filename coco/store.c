@@ -71,6 +71,18 @@ static const char *const migrations[] = {
 	"  step TEXT NOT NULL,"
 	"  detail TEXT,"
 	"  at INTEGER NOT NULL);",
+	/* 5 on this branch; 6 once the guests table (5) lands: Idempotency-Key records of
+	 * POSTs, per (key, actor): the request's SHA-256 and the response given. */
+	"CREATE TABLE idempotency ("
+	"  key TEXT NOT NULL,"
+	"  actor TEXT NOT NULL,"
+	"  op TEXT NOT NULL,"
+	"  request_sha256 BLOB NOT NULL,"
+	"  status INTEGER NOT NULL,"
+	"  location TEXT NOT NULL,"
+	"  response TEXT,"
+	"  created INTEGER NOT NULL,"
+	"  PRIMARY KEY (key, actor));",
 };
 
 int coco_store_latest_schema(void) { return (int)ARRAY_SIZE(migrations); }
@@ -832,4 +844,77 @@ int coco_store_vlek_delete(struct coco_store *s)
 	if (sqlite3_step(st) != SQLITE_DONE)
 		return -EIO;
 	return sqlite3_changes(s->db) == 1 ? 0 : -ENOENT;
+}
+
+/* ---------------------------------------------------------------- idempotency */
+
+int coco_store_idem_get(struct coco_store *s, const char *key, const char *actor,
+			struct coco_idem_record *ret)
+{
+	if (!key || !*key || !actor)
+		return -EINVAL;
+	_cleanup_stmt_ sqlite3_stmt *st = NULL;
+	if (prepare(s,
+		    "SELECT op, request_sha256, status, location, response, created FROM idempotency "
+		    "WHERE key=?1 AND actor=?2;",
+		    &st) < 0)
+		return -EIO;
+	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, actor, -1, SQLITE_STATIC);
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_DONE)
+		return -ENOENT;
+	if (rc != SQLITE_ROW)
+		return -EIO;
+	const char *op = (const char *)sqlite3_column_text(st, 0);
+	const void *h = sqlite3_column_blob(st, 1);
+	const char *loc = (const char *)sqlite3_column_text(st, 3);
+	const char *resp = (const char *)sqlite3_column_text(st, 4);
+	if (!op || !h || sqlite3_column_bytes(st, 1) != 32 || !loc)
+		return -EIO;
+	struct coco_idem_record r = {0};
+	snprintf(r.key, sizeof(r.key), "%s", key);
+	snprintf(r.actor, sizeof(r.actor), "%s", actor);
+	snprintf(r.op, sizeof(r.op), "%s", op);
+	memcpy(r.request_sha256, h, 32);
+	r.status = sqlite3_column_int(st, 2);
+	snprintf(r.location, sizeof(r.location), "%s", loc);
+	if (resp && !(r.response = strdup(resp)))
+		return -ENOMEM;
+	r.created = sqlite3_column_int64(st, 5);
+	*ret = r;
+	return 0;
+}
+
+int coco_store_idem_put(struct coco_store *s, const struct coco_idem_record *rec)
+{
+	if (!rec->key[0] || !rec->op[0] || rec->status < 100 || rec->status > 599)
+		return -EINVAL;
+	_cleanup_stmt_ sqlite3_stmt *st = NULL;
+	if (prepare(s,
+		    "INSERT INTO idempotency(key, actor, op, request_sha256, status, location, "
+		    "response, created) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8);",
+		    &st) < 0)
+		return -EIO;
+	sqlite3_bind_text(st, 1, rec->key, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, rec->actor, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, rec->op, -1, SQLITE_STATIC);
+	sqlite3_bind_blob(st, 4, rec->request_sha256, 32, SQLITE_STATIC);
+	sqlite3_bind_int(st, 5, rec->status);
+	sqlite3_bind_text(st, 6, rec->location, -1, SQLITE_STATIC);
+	if (rec->response)
+		sqlite3_bind_text(st, 7, rec->response, -1, SQLITE_STATIC);
+	else
+		sqlite3_bind_null(st, 7);
+	sqlite3_bind_int64(st, 8, rec->created ? rec->created : now_unix());
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_CONSTRAINT)
+		return -EEXIST;
+	return rc == SQLITE_DONE ? 0 : -EIO;
+}
+
+void coco_idem_record_clear(struct coco_idem_record *r)
+{
+	free(r->response);
+	r->response = NULL;
 }

@@ -133,6 +133,26 @@ int coco_store_tdx_update_steps(struct coco_store *s, const char *id,
 				struct coco_tdx_update_step **ret, size_t *ret_n);
 void coco_tdx_updates_free(struct coco_tdx_update *v, size_t n);
 void coco_tdx_update_steps_free(struct coco_tdx_update_step *v, size_t n);
+/* Idempotency-Key records (POSTs that change state): per (key, actor), the op, the SHA-256 of
+ * the request and the response given, so a retry gets the same answer and a different
+ * request under the same key is refused. */
+struct coco_idem_record {
+	char key[80];
+	char actor[256];
+	char op[64];
+	uint8_t request_sha256[32];
+	int status; /* HTTP status of the response */
+	char location[192];
+	char *response; /* JSON text, or NULL */
+	int64_t created;
+};
+/* -ENOENT when the key is unknown for this actor. *ret owns response: coco_idem_record_clear. */
+int coco_store_idem_get(struct coco_store *s, const char *key, const char *actor,
+			struct coco_idem_record *ret);
+/* -EEXIST when the key is already recorded for this actor (created 0 = now). */
+int coco_store_idem_put(struct coco_store *s, const struct coco_idem_record *rec);
+void coco_idem_record_clear(struct coco_idem_record *r);
+
 /* The VLEK hashstick that was loaded with SNP_VLEK_LOAD, kept (in the 0600 store) to load it
  * again after a restart or a firmware reset. At most one. The bytes are a secret: never log
  * them. */

@@ -104,6 +104,13 @@ static int daemon_reload(void *userdata, struct svc_reload *ret, char *err, size
 	RESTART_ONLY(STRCHG(nc->snp_vlek_url, old->snp_vlek_url), "snp_vlek_url");
 	RESTART_ONLY(STRCHG(nc->kds_client_cert, old->kds_client_cert), "kds_client_cert");
 	RESTART_ONLY(STRCHG(nc->kds_client_key, old->kds_client_key), "kds_client_key");
+	/* The TDX module updater (cocod/svc_tdx.c) is set up once, at start. */
+	RESTART_ONLY(STRCHG(nc->tdx_module_dir, old->tdx_module_dir), "tdx_module_dir");
+	RESTART_ONLY(STRCHG(nc->tdx_mapping_file, old->tdx_mapping_file), "tdx_mapping_file");
+	RESTART_ONLY(STRCHG(nc->tdx_module_pin, old->tdx_module_pin), "tdx_module_pin");
+	RESTART_ONLY(nc->tdx_gate_timeout_s != old->tdx_gate_timeout_s, "tdx_gate_timeout");
+	RESTART_ONLY(nc->tdx_allow_debug_modules != old->tdx_allow_debug_modules,
+		     "tdx_allow_debug_modules");
 #undef RESTART_ONLY
 #undef STRCHG
 	/* Restart-only keys keep their running values so the config reflects what runs. */
@@ -129,7 +136,12 @@ static int daemon_reload(void *userdata, struct svc_reload *ret, char *err, size
 	KEEP(snp_vlek_url); /* borrowed by the certificate service */
 	KEEP(kds_client_cert);
 	KEEP(kds_client_key);
+	KEEP(tdx_module_dir);
+	KEEP(tdx_mapping_file);
+	KEEP(tdx_module_pin);
 #undef KEEP
+	nc->tdx_gate_timeout_s = old->tdx_gate_timeout_s;
+	nc->tdx_allow_debug_modules = old->tdx_allow_debug_modules;
 	nc->kds_timeout_s = old->kds_timeout_s;
 	nc->kds_attempts = old->kds_attempts;
 	nc->snp_trust_emulated_root = old->snp_trust_emulated_root;
@@ -142,7 +154,7 @@ static int daemon_reload(void *userdata, struct svc_reload *ret, char *err, size
 	coco_log_set_level(nc->log_level);
 	api_server_set_auth(d->api, auth);
 	api_server_set_max_body(d->api, nc->api_max_body);
-	d->svc.config = nc;
+	svc_config_swap(&d->svc, nc);
 	coco_config_free(old);
 	if (rl.needs_restart[0])
 		log_warn("configuration reloaded; changed keys that need a restart: %s",

@@ -1,5 +1,6 @@
 #include "cocod/svc.h"
 
+#include <openssl/evp.h>
 #include <stdarg.h>
 
 #include "coco/log.h"
@@ -19,9 +20,17 @@ void svc_reply_error(struct svc_reply *r, enum svc_status st, const char *fmt, .
 	r->status = st;
 }
 
+/* The cached probe is used while it is young and no module update finished since. */
+static bool probe_fresh(struct svc *s)
+{
+	return s->probe_ok && now_ns() - s->probe_at <= SVC_PROBE_TTL_NS &&
+	       s->probe_tdx_gen == svc_tdx_generation(s);
+}
+
 int svc_probe_platform(struct svc *s, bool log_findings)
 {
 	struct hv_host_info h;
+	uint64_t gen = svc_tdx_generation(s);
 	int r = hv_platform_probe(s->platform, &h);
 	if (r < 0) {
 		s->probe_ok = false;
@@ -30,6 +39,7 @@ int svc_probe_platform(struct svc *s, bool log_findings)
 	}
 	s->probe = h;
 	s->probe_at = now_ns();
+	s->probe_tdx_gen = gen;
 	s->probe_ok = true;
 	if (!log_findings)
 		return 0;
@@ -53,7 +63,7 @@ int svc_probe_platform(struct svc *s, bool log_findings)
 
 static void host_get(struct svc *s, struct svc_reply *r)
 {
-	if ((!s->probe_ok || now_ns() - s->probe_at > SVC_PROBE_TTL_NS) &&
+	if (!probe_fresh(s) &&
 	    svc_probe_platform(s, false) < 0) {
 		svc_reply_error(r, SVC_E_UNAVAILABLE, "platform probe failed");
 		return;
@@ -87,6 +97,12 @@ static void host_get(struct svc *s, struct svc_reply *r)
 		 h->tdx_seamldr_version);
 	o->tdx_remaining_updates = h->tdx_remaining_updates;
 	o->tdx_update_interface = h->tdx_update_interface;
+	char why[128];
+	if (svc_tdx_lost(s, why, sizeof(why))) { /* known before the next probe says so */
+		o->tdx_available = false;
+		snprintf(o->tdx_module_error, sizeof(o->tdx_module_error),
+			 "tdx-lost: module unavailable, reboot required");
+	}
 }
 
 /* A failed SEV command as a reply: what the kernel or the firmware said, in one sentence. */
@@ -225,7 +241,7 @@ static void snp_platform_change(struct svc *s, const struct svc_req *q, struct s
 
 static void tdx_module_get(struct svc *s, struct svc_reply *r)
 {
-	if ((!s->probe_ok || now_ns() - s->probe_at > SVC_PROBE_TTL_NS) &&
+	if (!probe_fresh(s) &&
 	    svc_probe_platform(s, false) < 0) {
 		svc_reply_error(r, SVC_E_UNAVAILABLE, "platform probe failed");
 		return;
@@ -252,6 +268,7 @@ static void tdx_module_get(struct svc *s, struct svc_reply *r)
 	o->cpus_known = h->cpus_known;
 	o->cpus_online = h->cpus_online;
 	o->cpus_possible = h->cpus_possible;
+	svc_tdx_module_status(s, o);
 }
 
 static void ready_get(struct svc *s, struct svc_reply *r)
@@ -262,7 +279,7 @@ static void ready_get(struct svc *s, struct svc_reply *r)
 		snprintf(r->ready.reason, sizeof(r->ready.reason), "state store unreadable");
 		return;
 	}
-	if ((!s->probe_ok || now_ns() - s->probe_at > SVC_PROBE_TTL_NS) &&
+	if (!probe_fresh(s) &&
 	    svc_probe_platform(s, false) < 0) {
 		r->ready.ready = false;
 		snprintf(r->ready.reason, sizeof(r->ready.reason), "platform probe failed");
@@ -430,6 +447,8 @@ static bool doc_is_slow(enum svc_op op)
 {
 	if (op < SVC_TDX_FIRST)
 		return svc_snp_is_slow(op);
+	if (op < SVC_ATTEST_FIRST)
+		return svc_tdx_is_slow(op);
 	if (op >= SVC_ATTEST_FIRST && op < SVC_GUEST_FIRST)
 		return svc_attest_is_slow(op);
 	return false;
@@ -462,10 +481,22 @@ int svc_dispatch_async(void *ctx, const struct svc_req *req, struct svc_reply *r
 	return 1;
 }
 
+void svc_config_swap(struct svc *s, struct coco_config *nc)
+{
+	pthread_rwlock_wrlock(&s->config_lock);
+	s->config = nc;
+	pthread_rwlock_unlock(&s->config_lock);
+}
+
 int svc_start(struct svc *s, struct coco_loop *loop, char *err, size_t errlen)
 {
 	s->loop = loop;
 	int r;
+	if ((r = pthread_rwlock_init(&s->config_lock, NULL)) != 0) {
+		snprintf(err, errlen, "config lock: %s", strerror(r));
+		return -r;
+	}
+	s->config_lock_init = true;
 	/* One worker: measurements run in order, off the loop, and own the measurement cache. */
 	if ((r = coco_workq_new(loop, 1, 64, &s->measure_q)) < 0 ||
 	    (r = coco_workq_new(loop, 2, 64, &s->work_q)) < 0) {
@@ -476,7 +507,8 @@ int svc_start(struct svc *s, struct coco_loop *loop, char *err, size_t errlen)
 		snprintf(err, errlen, "TD-launch gate: %s", strerror(-r));
 		return r;
 	}
-	if ((r = svc_snp_start(s, err, errlen)) < 0 || (r = svc_attest_start(s, err, errlen)) < 0)
+	if ((r = svc_snp_start(s, err, errlen)) < 0 || (r = svc_attest_start(s, err, errlen)) < 0 ||
+	    (r = svc_tdx_start(s, err, errlen)) < 0)
 		return r;
 	return 0;
 }
@@ -492,6 +524,7 @@ void svc_drain(struct svc *s)
 
 void svc_stop(struct svc *s)
 {
+	svc_tdx_stop(s);
 	svc_attest_stop(s);
 	svc_snp_stop(s);
 	coco_workq_free(s->work_q);
@@ -499,6 +532,9 @@ void svc_stop(struct svc *s)
 	s->work_q = s->measure_q = NULL;
 	tdxd_gate_free(s->tdx_gate);
 	s->tdx_gate = NULL;
+	if (s->config_lock_init)
+		pthread_rwlock_destroy(&s->config_lock);
+	s->config_lock_init = false;
 }
 
 void svc_dispatch(void *ctx, const struct svc_req *req, struct svc_reply *reply)
@@ -522,6 +558,10 @@ void svc_dispatch(void *ctx, const struct svc_req *req, struct svc_reply *reply)
 			svc_snp_dispatch(s, req, reply);
 			return;
 		}
+		if (req->op >= SVC_TDX_FIRST && req->op < SVC_ATTEST_FIRST) {
+			svc_tdx_dispatch(s, req, reply);
+			return;
+		}
 		if (req->op >= SVC_ATTEST_FIRST && req->op < SVC_GUEST_FIRST) {
 			svc_attest_dispatch(s, req, reply);
 			return;
@@ -529,4 +569,82 @@ void svc_dispatch(void *ctx, const struct svc_req *req, struct svc_reply *reply)
 		break;
 	}
 	svc_reply_error(reply, SVC_E_INTERNAL, "unknown operation %d", (int)req->op);
+}
+
+/* ---- Idempotency-Key ---- */
+
+/* SHA-256 over the op, the query and the body as received (JSON re-serialised as parsed). */
+static void idem_hash(const struct svc_req *q, const char *op, uint8_t out[32])
+{
+	EVP_MD_CTX *c = EVP_MD_CTX_new();
+	unsigned n = 0;
+	if (!c || !EVP_DigestInit_ex(c, EVP_sha256(), NULL)) {
+		memset(out, 0, 32);
+		EVP_MD_CTX_free(c);
+		return;
+	}
+	EVP_DigestUpdate(c, op, strlen(op) + 1);
+	for (size_t i = 0; i < q->doc.n_args; i++) {
+		EVP_DigestUpdate(c, q->doc.args[i].name, strlen(q->doc.args[i].name) + 1);
+		EVP_DigestUpdate(c, q->doc.args[i].value, strlen(q->doc.args[i].value) + 1);
+	}
+	if (q->doc.json) {
+		const char *j = json_object_to_json_string_ext(q->doc.json, JSON_C_TO_STRING_PLAIN);
+		EVP_DigestUpdate(c, "J", 1);
+		EVP_DigestUpdate(c, j, strlen(j));
+	} else if (q->doc.bytes) {
+		EVP_DigestUpdate(c, "B", 1);
+		EVP_DigestUpdate(c, q->doc.bytes, q->doc.len);
+	}
+	EVP_DigestFinal_ex(c, out, &n);
+	EVP_MD_CTX_free(c);
+}
+
+bool svc_idem_replay(struct svc *s, const struct svc_req *q, const char *op,
+		     struct svc_reply *r)
+{
+	const char *key = q->doc.idempotency_key;
+	if (!key[0])
+		return false;
+	struct coco_idem_record rec;
+	int e = coco_store_idem_get(s->store, key, q->actor ? q->actor : "", &rec);
+	if (e == -ENOENT)
+		return false;
+	if (e < 0) {
+		svc_reply_error(r, SVC_E_INTERNAL, "idempotency record: %s", strerror(-e));
+		return true;
+	}
+	uint8_t h[32];
+	idem_hash(q, op, h);
+	if (!streq(rec.op, op) || memcmp(h, rec.request_sha256, 32) != 0) {
+		svc_reply_error(r, SVC_E_INVALID,
+				"Idempotency-Key '%.80s' was used for a different request; use a "
+				"new key",
+				key);
+	} else {
+		r->doc.json = rec.response ? json_tokener_parse(rec.response) : NULL;
+		r->doc.http_status = (unsigned)rec.status;
+		snprintf(r->doc.location, sizeof(r->doc.location), "%s", rec.location);
+	}
+	coco_idem_record_clear(&rec);
+	return true;
+}
+
+void svc_idem_record(struct svc *s, const struct svc_req *q, const char *op,
+		     const struct svc_reply *r)
+{
+	if (!q->doc.idempotency_key[0] || r->status != SVC_OK)
+		return;
+	struct coco_idem_record rec = {.status = r->doc.http_status ? (int)r->doc.http_status : 200};
+	snprintf(rec.key, sizeof(rec.key), "%s", q->doc.idempotency_key);
+	snprintf(rec.actor, sizeof(rec.actor), "%s", q->actor ? q->actor : "");
+	snprintf(rec.op, sizeof(rec.op), "%s", op);
+	snprintf(rec.location, sizeof(rec.location), "%s", r->doc.location);
+	idem_hash(q, op, rec.request_sha256);
+	if (r->doc.json)
+		rec.response = (char *)json_object_to_json_string_ext(r->doc.json,
+								     JSON_C_TO_STRING_PLAIN);
+	int e = coco_store_idem_put(s->store, &rec);
+	if (e < 0 && e != -EEXIST)
+		log_warn("Idempotency-Key %s not recorded: %s", rec.key, strerror(-e));
 }

@@ -2,6 +2,7 @@
  * typed requests to the services (sevd/, tdxd/, attest/ as they land). */
 #pragma once
 #include <openssl/x509.h>
+#include <pthread.h>
 
 #include "api/dispatch.h"
 #include "coco/config.h"
@@ -12,7 +13,10 @@
 #include "sevd/measure_svc.h"
 
 struct svc {
+	/* Replaced on reload (loop thread). Workers that read it take config_lock for reading. */
 	struct coco_config *config;
+	pthread_rwlock_t config_lock;
+	bool config_lock_init;
 	struct coco_store *store;
 	struct hv_platform *platform;
 	struct sevd_measure_cache *measure_cache; /* used only by measure_q's worker */
@@ -22,6 +26,7 @@ struct svc {
 	/* Service areas' state (cocod/svc_<area>.c). */
 	struct svc_snp *snp;
 	struct svc_attest *attest;
+	struct svc_tdx *tdx;
 	/* The TD-launch gate (tdxd/gate.h): TD launches hold it shared, a module update takes it
 	 * exclusive; closed for good once the module is lost. Created by svc_start. */
 	struct tdxd_gate *tdx_gate;
@@ -29,6 +34,7 @@ struct svc {
 	/* Cached platform probe; refreshed when older than SVC_PROBE_TTL_NS. */
 	struct hv_host_info probe;
 	uint64_t probe_at;
+	uint64_t probe_tdx_gen; /* svc_tdx_generation() when probed */
 	bool probe_ok;
 	/* Config reload, provided by the daemon (it owns the listeners). */
 	int (*reload)(void *userdata, struct svc_reload *ret, char *err, size_t errlen);
@@ -40,6 +46,8 @@ struct svc {
 /* After the platform is open and the loop exists: work queues, then each area's start
  * (reload persisted state, reconcile journals). */
 int svc_start(struct svc *s, struct coco_loop *loop, char *err, size_t errlen);
+/* Reload: make nc the configuration (the caller frees the old one afterwards). */
+void svc_config_swap(struct svc *s, struct coco_config *nc);
 /* Finish queued work (its completions resume suspended connections). */
 void svc_drain(struct svc *s);
 /* Stop the areas and free the queues (after svc_drain and the API server are gone). */
@@ -76,6 +84,26 @@ int svc_attest_start(struct svc *s, char *err, size_t errlen);
 void svc_attest_stop(struct svc *s);
 bool svc_attest_is_slow(enum svc_op op);
 void svc_attest_dispatch(struct svc *s, const struct svc_req *q, struct svc_reply *r);
+int svc_tdx_start(struct svc *s, char *err, size_t errlen);
+void svc_tdx_stop(struct svc *s);
+bool svc_tdx_is_slow(enum svc_op op);
+void svc_tdx_dispatch(struct svc *s, const struct svc_req *q, struct svc_reply *r);
+/* The TDX module is lost (a failed update past shutdown, or version reads ENXIO): reboot
+ * required. why gets a sentence naming it. TD launches and updates must refuse. */
+bool svc_tdx_lost(struct svc *s, char *why, size_t whylen);
+/* Bumped (thread-safe) whenever a module update finished: a cached probe is stale then. */
+uint64_t svc_tdx_generation(struct svc *s);
+/* Fill what the TDX area knows beyond sysfs: an update running, the boot-time module. */
+void svc_tdx_module_status(struct svc *s, struct svc_tdx_module *o);
+
+/* Idempotency-Key for a POST document op (any area): call svc_idem_replay first; true means
+ * the reply is filled (the stored response of the same request, or 422 for a different
+ * request under the same key) and the op must not run. After a successful reply, call
+ * svc_idem_record to keep it. Without the header both do nothing. */
+bool svc_idem_replay(struct svc *s, const struct svc_req *q, const char *op,
+		     struct svc_reply *r);
+void svc_idem_record(struct svc *s, const struct svc_req *q, const char *op,
+		     const struct svc_reply *r);
 /* Loop thread: hand a table rebuilt on a worker to the VMM socket. */
 void svc_snp_loop_sync(struct svc *s);
 /* Around a firmware change that alters what the table must say (SNP_COMMIT, SNP_SET_CONFIG):

@@ -2,6 +2,7 @@
 
 #include <cpuid.h>
 
+#include "coco/tdx/blobgen.h"
 #include "coco/util.h"
 #include "hv/emul/psp.h"
 #include "hv/emul/tdx_kernel.h"
@@ -38,13 +39,18 @@ static int fail(char *err, size_t errlen, int r, const char *what)
 static int emul_tdx_start(struct hv_platform *p, const char *state_dir, char *err,
 			  size_t errlen)
 {
-	_cleanup_free_ char *root = NULL;
-	if (asprintf(&root, "%s/emul-sysfs", state_dir) < 0)
+	_cleanup_free_ char *root = NULL, *state = NULL;
+	if (asprintf(&root, "%s/emul-sysfs", state_dir) < 0 ||
+	    asprintf(&state, "%s/emul-tdx-module.state", state_dir) < 0)
 		return fail(err, errlen, -ENOMEM, "emulated TDX");
-	struct emul_tdx_module_config mc = {.num_remaining_updates = 16};
+	/* The module's state outlives cocod (as a real module outlives a kill -9 of cocod). */
+	struct emul_tdx_module_config mc = {.num_remaining_updates = 16, .state_file = state};
 	int r = emul_tdx_module_new(&mc, &p->tdx_module);
-	if (r < 0)
-		return fail(err, errlen, r, "emulated TDX module");
+	if (r < 0) {
+		snprintf(err, errlen, "emulated TDX module (%s): %s", state,
+			 r == -EINVAL ? "state file does not parse" : strerror(-r));
+		return r;
+	}
 	long ncpu = sysconf(_SC_NPROCESSORS_CONF);
 	struct emul_tdx_kernel_config kc = {
 		.root = root, .module = p->tdx_module,
@@ -153,6 +159,16 @@ enum snp_product hv_platform_snp_product(const struct hv_platform *p)
 	if (!__get_cpuid(1, &a, &b, &c, &d))
 		return SNP_PRODUCT_UNKNOWN;
 	return snp_product_from_cpuid(a);
+}
+
+uint32_t hv_platform_cpuid_1_eax(const struct hv_platform *p)
+{
+	if (p->kind == COCO_PLATFORM_EMULATED)
+		return TDX_BLOBGEN_CPUID_DEFAULT; /* emul_tdx_start leaves the module's default */
+	unsigned a, b, c, d;
+	if (!__get_cpuid(1, &a, &b, &c, &d))
+		return 0;
+	return a;
 }
 
 struct hv_tdx *hv_platform_tdx(struct hv_platform *p)

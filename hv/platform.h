@@ -59,6 +59,9 @@ int hv_platform_probe(struct hv_platform *p, struct hv_host_info *ret);
 struct hv_tdx;
 struct emul_tdx_kernel;
 struct emul_amd_pki;
+/* CPUID.1.EAX of this host (native: the CPUID instruction; emulated: the emulated TDX module's
+ * CPU), as module selection matches it against a sigstruct's CPUID table. */
+uint32_t hv_platform_cpuid_1_eax(const struct hv_platform *p);
 /* The TDX host's sysfs (hv/tdx.h): native "/sys" (or sysfs_root), emulated the simulated tree. */
 struct hv_tdx *hv_platform_tdx(struct hv_platform *p);
 /* Emulated only (NULL on native): the simulated kernel side, for fault injection in tests. */

@@ -47,7 +47,12 @@ static void print_tdx(json_object *h, json_object *m, json_object *problem)
 	const char *all = cli_json_bool(m, "cpus.all_online") == 1   ? "all online"
 			  : cli_json_bool(m, "cpus.all_online") == 0 ? "NOT all online: updates refused"
 								     : "unknown";
+	const char *boot = cli_json_str(m, "boot.version");
 	printf("module state:      %s\n", cli_json_str(m, "state"));
+	printf("boot-time module:  %s%s\n", boot ? boot : "unknown",
+	       cli_json_bool(m, "boot.current_differs") == 1
+		       ? " (runtime updates do not survive a reboot: it comes back)"
+		       : "");
 	printf("CPUs:              %s of %s (%s)\n", cli_json_int_str(m, "cpus.online", on, sizeof(on)),
 	       cli_json_int_str(m, "cpus.possible", poss, sizeof(poss)), all);
 }
@@ -60,6 +65,8 @@ static int cmd_status(struct cli *cli, int argc, char **argv)
 
 static const struct cli_command commands[] = {
 	{"status", "show the host's TDX state", status_usage, cmd_status},
+	{"module", "list, plan and run runtime TDX module updates; their history",
+	 tdxctl_module_usage, tdxctl_module},
 	{"measure", "compute MRTD, replay RTMRs or MRSEAM (offline)", tdxctl_measure_usage,
 	 tdxctl_measure},
 	{"quote", "show a TD quote or TDREPORT and check reference values (offline): quote show "

@@ -4,3 +4,5 @@
 
 extern const char tdxctl_quote_usage[];
 int tdxctl_quote(struct cli *cli, int argc, char **argv);
+extern const char tdxctl_module_usage[];
+int tdxctl_module(struct cli *cli, int argc, char **argv);

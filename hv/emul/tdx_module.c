@@ -7,6 +7,7 @@
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <unistd.h>
 
 #include "coco/tdx/blob.h"
 #include "coco/tdx/blobgen.h"
@@ -39,6 +40,7 @@ struct identity {
 	struct hv_tdx_version version;
 	struct tdx_sigstruct sig;
 	uint8_t mrseam[48];
+	uint8_t sig_raw[TDX_SIGSTRUCT_SIZE]; /* for the state file */
 };
 
 struct emul_tdx_module {
@@ -52,9 +54,12 @@ struct emul_tdx_module {
 	struct td tds[MAX_TDS];
 	uint32_t next_handle;
 	unsigned updates, failures;
+	char *state_file; /* NULL: state not kept */
 };
 
 static void lose_module(struct emul_tdx_module *m);
+static int state_save(struct emul_tdx_module *m);
+static int state_load(struct emul_tdx_module *m);
 
 /* ---------------------------------------------------------------- identity */
 
@@ -65,6 +70,7 @@ static int identity_from_parts(const uint8_t *sig, size_t sig_len, const uint8_t
 	int r = tdx_sigstruct_parse(sig, sig_len, &id.sig, err, errlen);
 	if (r < 0)
 		return r;
+	memcpy(id.sig_raw, sig, sizeof(id.sig_raw)); /* sig_len >= 2048: parsed */
 	unsigned mdlen = 0;
 	if (!EVP_Digest(mod, mod_len, id.mrseam, &mdlen, EVP_sha384(), NULL))
 		return set_error(err, errlen, -ENOMEM, "SHA-384 failed");
@@ -86,6 +92,9 @@ int emul_tdx_module_new(const struct emul_tdx_module_config *cfg, struct emul_td
 		return -ENOMEM;
 	m->cfg = *cfg;
 	m->cfg.boot_blob = NULL; /* not kept: the identity is */
+	m->cfg.state_file = NULL;
+	if (cfg->state_file && !(m->state_file = strdup(cfg->state_file)))
+		return -ENOMEM;
 	if (!m->cfg.cpuid_1_eax)
 		m->cfg.cpuid_1_eax = TDX_BLOBGEN_CPUID_DEFAULT;
 	if (!m->cfg.seamldr_version.major && !m->cfg.seamldr_version.minor &&
@@ -124,6 +133,11 @@ int emul_tdx_module_new(const struct emul_tdx_module_config *cfg, struct emul_td
 	m->present = true;
 	m->remaining = cfg->num_remaining_updates;
 	m->next_handle = 1;
+	if (m->state_file && (r = state_load(m)) < 0) {
+		pthread_mutex_destroy(&m->lock);
+		free(m->state_file);
+		return r;
+	}
 	*ret = TAKE_PTR(m);
 	return 0;
 }
@@ -146,6 +160,7 @@ void emul_tdx_module_free(struct emul_tdx_module *m)
 		td_release(&m->tds[i]);
 	pthread_mutex_destroy(&m->lock);
 	OPENSSL_cleanse(m->mac_key, sizeof(m->mac_key));
+	free(m->state_file);
 	free(m);
 }
 
@@ -203,8 +218,10 @@ void emul_tdx_module_counters(struct emul_tdx_module *m, unsigned *ret_updates,
 void emul_tdx_module_fail(struct emul_tdx_module *m)
 {
 	pthread_mutex_lock(&m->lock);
-	if (m->present)
+	if (m->present) {
 		lose_module(m);
+		state_save(m);
+	}
 	pthread_mutex_unlock(&m->lock);
 }
 
@@ -216,7 +233,92 @@ void emul_tdx_module_reboot(struct emul_tdx_module *m)
 	m->cur = m->boot;
 	m->present = true;
 	m->remaining = m->cfg.num_remaining_updates;
+	state_save(m);
 	pthread_mutex_unlock(&m->lock);
+}
+
+/* ---------------------------------------------------------------- state file */
+
+/* Text, one "key value" per line:
+ *   emul-tdx-module 1
+ *   present 0|1
+ *   remaining <u32>
+ *   version <x.y.zz>          the running (or last) module
+ *   mrseam <96 hex>
+ *   sigstruct <4096 hex>
+ * Under the lock. Best effort: the emulated module runs on when the disk fails. */
+static int state_save(struct emul_tdx_module *m)
+{
+	if (!m->state_file)
+		return 0;
+	char v[TDX_VERSION_STRLEN], mr[97];
+	static char sig[2 * TDX_SIGSTRUCT_SIZE + 1]; /* under m->lock */
+	tdx_version_format(&m->cur.version, v);
+	hex_encode(m->cur.mrseam, sizeof(m->cur.mrseam), mr);
+	hex_encode(m->cur.sig_raw, sizeof(m->cur.sig_raw), sig);
+	_cleanup_free_ char *tmp = NULL;
+	if (asprintf(&tmp, "%s.tmp", m->state_file) < 0) {
+		tmp = NULL;
+		return -ENOMEM;
+	}
+	FILE *f = fopen(tmp, "we");
+	if (!f)
+		return -errno;
+	fprintf(f, "emul-tdx-module 1\npresent %d\nremaining %u\nversion %s\nmrseam %s\n"
+		   "sigstruct %s\n",
+		m->present, m->remaining, v, mr, sig);
+	bool ok = fflush(f) == 0 && fsync(fileno(f)) == 0;
+	ok = fclose(f) == 0 && ok;
+	if (!ok || rename(tmp, m->state_file) < 0) {
+		unlink(tmp);
+		return -EIO;
+	}
+	return 0;
+}
+
+/* The value of "key value" among lines already split at NULs (buf[0..len)). */
+static const char *state_field(const char *buf, size_t len, const char *key)
+{
+	size_t kl = strlen(key);
+	for (size_t off = 0; off < len; off += strlen(buf + off) + 1)
+		if (strncmp(buf + off, key, kl) == 0 && buf[off + kl] == ' ')
+			return buf + off + kl + 1;
+	return NULL;
+}
+
+/* The state a previous process left; a missing file is the first start. */
+static int state_load(struct emul_tdx_module *m)
+{
+	_cleanup_free_ char *buf = NULL;
+	size_t len;
+	int r = read_file_max(m->state_file, 16384, &buf, &len);
+	if (r == -ENOENT)
+		return state_save(m) < 0 ? -EIO : 0;
+	if (r < 0)
+		return r;
+	if (memchr(buf, '\0', len))
+		return -EINVAL;
+	for (size_t i = 0; i < len; i++)
+		if (buf[i] == '\n')
+			buf[i] = '\0';
+	const char *hdr = state_field(buf, len, "emul-tdx-module"),
+		   *pr = state_field(buf, len, "present"), *rem = state_field(buf, len, "remaining"),
+		   *ver = state_field(buf, len, "version"), *mr = state_field(buf, len, "mrseam"),
+		   *sig = state_field(buf, len, "sigstruct");
+	struct identity id = {0};
+	uint64_t n;
+	if (!hdr || !streq(hdr, "1") || !pr || (!streq(pr, "0") && !streq(pr, "1")) || !rem ||
+	    parse_uint(rem, UINT32_MAX, &n) < 0 || !ver ||
+	    tdx_version_parse(ver, strlen(ver), &id.version) < 0 ||
+	    hex_decode_exact(mr, id.mrseam, sizeof(id.mrseam)) < 0 ||
+	    hex_decode_exact(sig, id.sig_raw, sizeof(id.sig_raw)) < 0 ||
+	    tdx_sigstruct_parse(id.sig_raw, sizeof(id.sig_raw), &id.sig, NULL, 0) < 0 ||
+	    !mem_equal_ct(id.mrseam, id.sig.seamhash, sizeof(id.mrseam)))
+		return -EINVAL;
+	m->cur = id;
+	m->present = streq(pr, "1");
+	m->remaining = (uint32_t)n;
+	return 0;
 }
 
 /* ---------------------------------------------------------------- update */
@@ -304,12 +406,14 @@ int emul_tdx_module_update(struct emul_tdx_module *m, const uint8_t *sigstruct, 
 	}
 	if (why[0]) {
 		lose_module(m);
+		state_save(m);
 		outcome(&o, EMUL_TDX_LOST, "after shutdown: %s; no module, every TD lost", why);
 		goto out;
 	}
 	m->cur = next;
 	m->remaining--;
 	m->updates++;
+	state_save(m);
 	outcome(&o, EMUL_TDX_UPDATED, "updated to %u.%u.%02u", next.version.major,
 		next.version.minor, next.version.update);
 out:

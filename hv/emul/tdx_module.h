@@ -59,6 +59,12 @@ struct emul_tdx_module_config {
 	uint32_t num_remaining_updates;	       /* at boot; P-SEAMLDR's budget */
 	uint32_t cpuid_1_eax;		       /* the emulated CPU; 0 = blobgen's default */
 	bool allow_debug_modules;	       /* a debug-unlocked platform */
+	/* Where the module's state (present, running module's sigstruct and MRSEAM, update
+	 * budget) is kept across restarts of the process that hosts the emulator, as a real
+	 * module keeps running while cocod is killed; NULL: not kept. Written atomically after
+	 * every change; read by emul_tdx_module_new (a file that does not parse is an error,
+	 * never silently reset). */
+	const char *state_file;
 };
 
 int emul_tdx_module_new(const struct emul_tdx_module_config *cfg, struct emul_tdx_module **ret);

@@ -172,7 +172,7 @@ START_TEST(platform_status)
 	json_object *m = get_json("/v1/tdx/module", 200);
 	ck_assert_str_eq(jstr(m, "version"), "1.5.06");
 	ck_assert_str_eq(jstr(m, "seamldr_version"), "1.5.02");
-	ck_assert_str_eq(jstr(m, "state"), "running");
+	ck_assert_str_eq(jstr(m, "state"), "ok");
 	json_object *v;
 	ck_assert(json_object_object_get_ex(m, "remaining_updates", &v));
 	ck_assert_int_eq(json_object_get_int(v), 16);
@@ -186,7 +186,7 @@ START_TEST(platform_status)
 	free(out);
 	const char *tdx[] = {TDXCTL_BIN, "--socket", d.sock, "status", NULL};
 	ck_assert_int_eq(run_capture(tdx, &out), 0);
-	ck_assert_msg(strstr(out, "module state:      running"), "%s", out);
+	ck_assert_msg(strstr(out, "module state:      ok"), "%s", out);
 	free(out);
 
 	/* The emulated chip's identity persists in the state directory across restarts. */

@@ -16,3 +16,6 @@ set_tests_properties(unit-tdxd_update PROPERTIES TIMEOUT 300)
 # bench/tdx-measure).
 add_executable(tdvf-synth tdvf_synth.c)
 target_link_libraries(tdvf-synth PRIVATE cocopure)
+# Synthetic module blobs for a module store (scripts/run-dev, integration-tdx_update).
+add_executable(tdx-blobgen tdx_blobgen_tool.c)
+target_link_libraries(tdx-blobgen PRIVATE cocopure)

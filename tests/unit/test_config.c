@@ -34,6 +34,25 @@ START_TEST(minimal_defaults)
 	ck_assert_int_eq(cfg->log_level, LOG_INFO);
 	ck_assert_uint_eq(cfg->api_max_body, 1u << 20);
 	ck_assert_int_eq(cfg->unix_default_role, COCO_ROLE_READER);
+	ck_assert_str_eq(cfg->tdx_module_dir, "/var/lib/cocod/tdx-modules");
+	ck_assert_ptr_null(cfg->tdx_mapping_file);
+	ck_assert_str_eq(cfg->tdx_module_pin, "latest");
+	ck_assert_uint_eq(cfg->tdx_gate_timeout_s, 30);
+	ck_assert(!cfg->tdx_allow_debug_modules);
+}
+END_TEST
+
+START_TEST(tdx_keys)
+{
+	ck_assert_int_eq(parse("platform = native\ntdx_module_dir = /srv/tdx\n"
+			       "tdx_mapping_file = /srv/map.json\ntdx_module_pin = 1.5.16\n"
+			       "tdx_gate_timeout = 120\ntdx_allow_debug_modules = yes\n"),
+			 0);
+	ck_assert_str_eq(cfg->tdx_module_dir, "/srv/tdx");
+	ck_assert_str_eq(cfg->tdx_mapping_file, "/srv/map.json");
+	ck_assert_str_eq(cfg->tdx_module_pin, "1.5.16");
+	ck_assert_uint_eq(cfg->tdx_gate_timeout_s, 120);
+	ck_assert(cfg->tdx_allow_debug_modules);
 }
 END_TEST
 
@@ -121,6 +140,11 @@ static const struct {
 	{"platform = native\nkds_client_cert = /c.pem\n", "t.conf:2: key 'kds_client_cert': kds_client_cert and kds_client_key must be set together"},
 	{"platform = native\nkds_client_key = k.pem\n", "key 'kds_client_key': 'k.pem' is not an absolute path"},
 	{"platform = emulated\ntls_subject_role = admin CN=x\n", "key 'tls_subject_role': requires tls_client_ca"},
+	{"platform = native\ntdx_module_pin = 1.5.6\n", "t.conf:2: key 'tdx_module_pin': '1.5.6' is neither a module version"},
+	{"platform = native\ntdx_module_pin = newest\n", "key 'tdx_module_pin'"},
+	{"platform = native\ntdx_module_dir = tdx\n", "t.conf:2: key 'tdx_module_dir': 'tdx' is not an absolute path"},
+	{"platform = native\ntdx_gate_timeout = 0\n", "t.conf:2: key 'tdx_gate_timeout'"},
+	{"platform = native\ntdx_allow_debug_modules = maybe\n", "key 'tdx_allow_debug_modules': 'maybe' is not yes or no"},
 	{"platform = emulated\nlisten_unix_group = no-such-group-xyz\n", "t.conf:2: key 'listen_unix_group': unknown group"},
 	{"platform = emulated\nlisten_unix = /aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.sock\n", "t.conf:2: key 'listen_unix': socket path longer than 107 bytes"},
 };
@@ -193,6 +217,7 @@ int main(void)
 	tcase_add_checked_fixture(tc, NULL, teardown);
 	tcase_add_test(tc, minimal_defaults);
 	tcase_add_test(tc, full_config);
+	tcase_add_test(tc, tdx_keys);
 	tcase_add_test(tc, shipped_config_is_valid);
 	tcase_add_test(tc, csp_vlek_keys);
 	tcase_add_loop_test(tc, hostile, 0, (int)ARRAY_SIZE(bad));

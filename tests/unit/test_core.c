@@ -124,6 +124,34 @@ START_TEST(store_operations)
 	ck_assert_int_eq(coco_store_audit_count(s, "log.level", &n), 0);
 	ck_assert_int_eq(n, 2);
 
+	/* Idempotency records: per (key, actor), first write wins. */
+	struct coco_idem_record ir = {.key = "k-1", .actor = "uid:0", .op = "tdx.module_update",
+				      .status = 202, .location = "/v1/operations/x",
+				      .response = "{\"operation\":\"x\"}"};
+	memset(ir.request_sha256, 0xab, 32);
+	struct coco_idem_record got;
+	ck_assert_int_eq(coco_store_idem_get(s, "k-1", "uid:0", &got), -ENOENT);
+	ck_assert_int_eq(coco_store_idem_put(s, &ir), 0);
+	ck_assert_int_eq(coco_store_idem_put(s, &ir), -EEXIST);
+	ck_assert_int_eq(coco_store_idem_get(s, "k-1", "uid:0", &got), 0);
+	ck_assert_str_eq(got.op, "tdx.module_update");
+	ck_assert_int_eq(got.status, 202);
+	ck_assert_str_eq(got.location, "/v1/operations/x");
+	ck_assert_str_eq(got.response, "{\"operation\":\"x\"}");
+	ck_assert_mem_eq(got.request_sha256, ir.request_sha256, 32);
+	ck_assert_int_gt(got.created, 0);
+	coco_idem_record_clear(&got);
+	ck_assert_int_eq(coco_store_idem_get(s, "k-1", "token:ci", &got), -ENOENT);
+	snprintf(ir.actor, sizeof(ir.actor), "token:ci");
+	ir.response = NULL;
+	ck_assert_int_eq(coco_store_idem_put(s, &ir), 0);
+	ck_assert_int_eq(coco_store_idem_get(s, "k-1", "token:ci", &got), 0);
+	ck_assert_ptr_null(got.response);
+	coco_idem_record_clear(&got);
+	ir.status = 99;
+	ck_assert_int_eq(coco_store_idem_put(s, &ir), -EINVAL);
+	ck_assert_int_eq(coco_store_idem_get(s, "", "uid:0", &got), -EINVAL);
+
 	/* One daemon per state directory. */
 	struct coco_store *s2;
 	ck_assert_int_eq(coco_store_open(dir, &s2, err, sizeof(err)), -EBUSY);

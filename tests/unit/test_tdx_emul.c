@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "coco/tdx/blob.h"
 #include "coco/tdx/blobgen.h"
@@ -339,6 +340,76 @@ END_TEST
  * (debian_ovmf): the TDVF metadata reader is coco/tdx/tdvf.c, and the offline MRTD must equal the
  * emulated module's. */
 
+/* The module's state outlives the process hosting it (cocod killed -9 mid-update): the
+ * running module, the budget and a loss come back from the state file; a corrupt file is an
+ * error, never a silent reset to the boot module. */
+static struct emul_tdx_module *module_kept(const char *file)
+{
+	struct emul_tdx_module_config c = {.boot_version = {1, 5, 6},
+					   .num_remaining_updates = 3, .state_file = file};
+	struct emul_tdx_module *m = NULL;
+	ck_assert_int_eq(emul_tdx_module_new(&c, &m), 0);
+	return m;
+}
+
+START_TEST(state_file_kept)
+{
+	char dir[] = "/tmp/tdx-emul-state-XXXXXX", file[64];
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	snprintf(file, sizeof(file), "%s/module.state", dir);
+	struct emul_tdx_module *m = module_kept(file);
+	struct tdx_blobgen_params p = {.major = 1, .minor = 5, .update = 8, .module_pages = 4};
+	ck_assert_int_eq(update_with(m, &p, true, EMUL_TDX_STEP_NONE, NULL, 0), EMUL_TDX_UPDATED);
+	struct emul_tdx_identity id1, id2;
+	ck_assert_int_eq(emul_tdx_module_identity(m, &id1), 0);
+	emul_tdx_module_free(m);
+
+	m = module_kept(file); /* "restart": 1.5.08 still runs, one update used */
+	ck_assert_int_eq(emul_tdx_module_identity(m, &id2), 0);
+	ck_assert_uint_eq(id2.version.update, 8);
+	ck_assert_mem_eq(id1.mrseam, id2.mrseam, 48);
+	uint32_t rem;
+	emul_tdx_seamldr_info(m, NULL, &rem);
+	ck_assert_uint_eq(rem, 2);
+	p.update = 9;
+	ck_assert_int_eq(update_with(m, &p, true, EMUL_TDX_STEP_RUN_UPDATE, NULL, 0),
+			 EMUL_TDX_LOST);
+	emul_tdx_module_free(m);
+
+	m = module_kept(file); /* the loss survives too */
+	ck_assert(!emul_tdx_module_present(m));
+	ck_assert_int_eq(emul_tdx_module_identity(m, &id2), -ENXIO);
+	emul_tdx_module_reboot(m); /* a reboot brings the boot module back, and is kept */
+	emul_tdx_module_free(m);
+	m = module_kept(file);
+	ck_assert_int_eq(emul_tdx_module_identity(m, &id2), 0);
+	ck_assert_uint_eq(id2.version.update, 6);
+	emul_tdx_module_free(m);
+
+	/* Corrupt: one flipped MRSEAM digit no longer matches the sigstruct's seamhash. */
+	char *buf = NULL;
+	size_t n;
+	ck_assert_int_eq(read_file_max(file, 16384, &buf, &n), 0);
+	char *mr = strstr(buf, "mrseam ");
+	ck_assert_ptr_nonnull(mr);
+	mr[7] = mr[7] == '0' ? '1' : '0';
+	FILE *f = fopen(file, "w");
+	ck_assert_uint_eq(fwrite(buf, 1, n, f), n);
+	fclose(f);
+	free(buf);
+	struct emul_tdx_module_config c = {.num_remaining_updates = 3, .state_file = file};
+	struct emul_tdx_module *bad = NULL;
+	ck_assert_int_eq(emul_tdx_module_new(&c, &bad), -EINVAL);
+	ck_assert_ptr_null(bad);
+	f = fopen(file, "w");
+	fputs("emul-tdx-module 1\npresent 2\n", f);
+	fclose(f);
+	ck_assert_int_eq(emul_tdx_module_new(&c, &bad), -EINVAL);
+	unlink(file);
+	rmdir(dir);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("tdx_emul");
@@ -351,6 +422,7 @@ int main(void)
 	tcase_add_test(tc, busy_before_shutdown);
 	tcase_add_test(tc, after_shutdown_failures);
 	tcase_add_test(tc, boot_from_blob);
+	tcase_add_test(tc, state_file_kept);
 	suite_add_tcase(s, tc);
 	return run_suite(s);
 }
