@@ -47,6 +47,7 @@ struct coco_config {
 	bool snp_trust_emulated_root; /* emulated platform only */
 	bool snp_cert_crl;            /* put the ARK's CRL in the table */
 	char *snp_vlek_cert;          /* the VLEK certificate (PEM/DER) from the CSP */
+	char *libvirt_uri;            /* native guests; NULL = "qemu:///system" */
 	int log_level;
 	size_t api_max_body;
 	unsigned api_max_connections;

@@ -22,6 +22,7 @@ struct svc {
 	/* Service areas' state (cocod/svc_<area>.c). */
 	struct svc_snp *snp;
 	struct svc_attest *attest;
+	struct svc_guest *guest;
 	/* The TD-launch gate (tdxd/gate.h): TD launches hold it shared, a module update takes it
 	 * exclusive; closed for good once the module is lost. Created by svc_start. */
 	struct tdxd_gate *tdx_gate;
@@ -70,6 +71,14 @@ int svc_attest_start(struct svc *s, char *err, size_t errlen);
 void svc_attest_stop(struct svc *s);
 bool svc_attest_is_slow(enum svc_op op);
 void svc_attest_dispatch(struct svc *s, const struct svc_req *q, struct svc_reply *r);
+/* Guests (cocod/svc_guest.c). svc_guest_start reconciles the recorded guests (relaunching
+ * emulated ones); svc_guest_submit queues a launch (POST /v1/guests) on measure_q. */
+int svc_guest_start(struct svc *s, char *err, size_t errlen);
+void svc_guest_stop(struct svc *s);
+bool svc_guest_is_slow(enum svc_op op);
+void svc_guest_dispatch(struct svc *s, const struct svc_req *q, struct svc_reply *r);
+int svc_guest_submit(struct svc *s, const struct svc_req *q, struct svc_reply *r,
+		     void (*complete)(void *), void *userdata);
 /* Loop thread: hand a table rebuilt on a worker to the VMM socket. */
 void svc_snp_loop_sync(struct svc *s);
 /* Around a firmware change that alters what the table must say (SNP_COMMIT, SNP_SET_CONFIG):
