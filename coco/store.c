@@ -705,6 +705,46 @@ static int tdx_update_row(sqlite3_stmt *st, struct coco_tdx_update *u)
 	return 0;
 }
 
+/* Every row of st into a growing array of `size`-byte elements, each filled by row(); more
+ * than max rows is -E2BIG. On failure the filled elements are released with clear_row(). */
+static int collect_rows(sqlite3_stmt *st, size_t size, size_t max,
+			int (*row)(sqlite3_stmt *st, void *elem), void (*clear_row)(void *elem),
+			void **ret, size_t *ret_n)
+{
+	uint8_t *v = NULL;
+	size_t n = 0;
+	int rc, r = 0;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		uint8_t *nv = n < max ? realloc(v, (n + 1) * size) : NULL;
+		if (!nv) {
+			r = n < max ? -ENOMEM : -E2BIG;
+			break;
+		}
+		v = nv;
+		if ((r = row(st, v + n * size)) < 0)
+			break;
+		n++;
+	}
+	if (r == 0 && rc != SQLITE_DONE)
+		r = -EIO;
+	if (r < 0) {
+		for (size_t i = 0; i < n; i++)
+			clear_row(v + i * size);
+		free(v);
+		return r;
+	}
+	*ret = v;
+	*ret_n = n;
+	return 0;
+}
+
+static int tdx_update_row_any(sqlite3_stmt *st, void *u) { return tdx_update_row(st, u); }
+static void tdx_update_clear_any(void *p)
+{
+	struct coco_tdx_update *u = p;
+	free(u->detail);
+}
+
 int coco_store_tdx_update_list(struct coco_store *s, bool running_only, size_t limit,
 			       struct coco_tdx_update **ret, size_t *ret_n)
 {
@@ -717,29 +757,12 @@ int coco_store_tdx_update_list(struct coco_store *s, bool running_only, size_t l
 		return -EIO;
 	sqlite3_bind_int(st, 1, running_only);
 	sqlite3_bind_int64(st, 2, (int64_t)(limit ? limit : COCO_TDX_UPDATE_LIST_MAX));
-	struct coco_tdx_update *v = NULL;
-	size_t n = 0;
-	int rc, r = 0;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		struct coco_tdx_update *nv = realloc(v, (n + 1) * sizeof(*v));
-		if (!nv) {
-			r = -ENOMEM;
-			break;
-		}
-		v = nv;
-		if ((r = tdx_update_row(st, &v[n])) < 0)
-			break;
-		n++;
-	}
-	if (r == 0 && rc != SQLITE_DONE)
-		r = -EIO;
-	if (r < 0) {
-		coco_tdx_updates_free(v, n);
-		return r;
-	}
-	*ret = v;
-	*ret_n = n;
-	return 0;
+	void *v;
+	int r = collect_rows(st, sizeof(struct coco_tdx_update), SIZE_MAX, tdx_update_row_any,
+			     tdx_update_clear_any, &v, ret_n);
+	if (r == 0)
+		*ret = v;
+	return r;
 }
 
 int coco_store_tdx_update_steps(struct coco_store *s, const char *id,
@@ -931,6 +954,9 @@ static int guest_row(sqlite3_stmt *st, struct coco_guest *ret)
 	return 0;
 }
 
+static int guest_row_any(sqlite3_stmt *st, void *g) { return guest_row(st, g); }
+static void guest_clear_any(void *g) { coco_guest_clear(g); }
+
 #define GUEST_COLUMNS                                                                              \
 	"SELECT id, name, tee, backend, request, expected, state, detail, platform_tcb, created, "  \
 	"launched FROM guests "
@@ -954,33 +980,12 @@ int coco_store_guest_list(struct coco_store *s, struct coco_guest **ret, size_t 
 	_cleanup_stmt_ sqlite3_stmt *st = NULL;
 	if (prepare(s, GUEST_COLUMNS "ORDER BY created, name;", &st) < 0)
 		return -EIO;
-	struct coco_guest *v = NULL;
-	size_t n = 0;
-	int rc, r = 0;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		if (n == COCO_GUEST_LIST_MAX) {
-			r = -E2BIG;
-			break;
-		}
-		struct coco_guest *nv = realloc(v, (n + 1) * sizeof(*v));
-		if (!nv) {
-			r = -ENOMEM;
-			break;
-		}
-		v = nv;
-		if ((r = guest_row(st, &v[n])) < 0)
-			break;
-		n++;
-	}
-	if (!r && rc != SQLITE_DONE && rc != SQLITE_ROW)
-		r = -EIO;
-	if (r < 0) {
-		coco_guests_free(v, n);
-		return r;
-	}
-	*ret = v;
-	*ret_n = n;
-	return 0;
+	void *v;
+	int r = collect_rows(st, sizeof(struct coco_guest), COCO_GUEST_LIST_MAX, guest_row_any,
+			     guest_clear_any, &v, ret_n);
+	if (r == 0)
+		*ret = v;
+	return r;
 }
 
 int coco_store_guest_set_state(struct coco_store *s, const char *id, enum coco_guest_state state,

@@ -65,9 +65,11 @@ static int u64_value(json_object *v, const struct member *m, uint64_t *ret, char
 			goto bad;
 		x = (uint64_t)i;
 	} else if (json_object_is_type(v, json_type_string)) {
-		const char *s = json_object_get_string(v);
-		if (strncmp(s, "0x", 2) || parse_uint(s, UINT64_MAX, &x) < 0)
+		const char *s = json_object_get_string(v), *h = s + 2;
+		size_t n = strlen(s);
+		if (strncmp(s, "0x", 2) || n < 3 || n > 18 || strspn(h, "0123456789abcdefABCDEF") != n - 2)
 			goto bad;
+		x = strtoull(h, NULL, 16);
 	} else {
 		goto bad;
 	}
@@ -257,18 +259,39 @@ static int read_firmware(char *const *dirs, size_t n_dirs, const char *name, cha
 	return 0;
 }
 
-static int tdx_mrtd(const uint8_t *fw, size_t len, uint8_t ret[48], struct tdvf *t, char *err,
-		    size_t errlen)
+/* The TDVF image (malloc'd, *ret_fw) and its parsed metadata (malloc'd, *ret_t). */
+static int read_tdvf(char *const *dirs, size_t n_dirs, const char *name, char **ret_fw,
+		     size_t *ret_len, struct tdvf **ret_t, char *err, size_t errlen)
 {
-	int r = tdvf_parse(fw, len, t, err, errlen);
+	int r = read_firmware(dirs, n_dirs, name, ret_fw, ret_len, err, errlen);
 	if (r < 0)
 		return r;
-	return tdvf_mrtd(t, TDVF_SINGLE_PASS, ret, err, errlen);
+	if (!(*ret_t = malloc(sizeof(**ret_t))))
+		r = set_error(err, errlen, -ENOMEM, "out of memory");
+	else
+		r = tdvf_parse((const uint8_t *)*ret_fw, *ret_len, *ret_t, err, errlen);
+	if (r < 0) {
+		free(*ret_fw);
+		free(*ret_t);
+		*ret_fw = NULL;
+		*ret_t = NULL;
+	}
+	return r;
 }
 
 int guest_expected(struct sevd_measure_cache *c, char *const *dirs, size_t n_dirs,
 		   const struct guest_spec *sp, uint8_t ret[48], char *err, size_t errlen)
 {
+	/* Each name resolves inside the image directories, or the member is named. */
+	const char *names[3] = {sp->firmware, sp->kernel, sp->initrd};
+	static const char *const keys[3] = {"firmware", "kernel", "initrd"};
+	for (int i = 0; i < 3; i++) {
+		char path[PATH_MAX], why[256];
+		int r = names[i] ? sevd_resolve_image(dirs, n_dirs, names[i], path, why, sizeof(why))
+				 : 0;
+		if (r < 0)
+			return set_error(err, errlen, r, "%s: %s", keys[i], why);
+	}
 	if (sp->tee == HV_TEE_SNP) {
 		struct sevd_measure_req q = {
 			.mode = SNP_MODE_SNP, .firmware = sp->firmware, .kernel = sp->kernel,
@@ -291,14 +314,10 @@ int guest_expected(struct sevd_measure_cache *c, char *const *dirs, size_t n_dir
 				 "kernel: TDX direct kernel boot is measured into RTMRs, not MRTD; "
 				 "launch from the TDVF alone");
 	_cleanup_free_ char *fw = NULL;
+	_cleanup_free_ struct tdvf *t = NULL;
 	size_t len;
-	int r = read_firmware(dirs, n_dirs, sp->firmware, &fw, &len, err, errlen);
-	if (r < 0)
-		return r;
-	_cleanup_free_ struct tdvf *t = malloc(sizeof(*t));
-	if (!t)
-		return set_error(err, errlen, -ENOMEM, "out of memory");
-	return tdx_mrtd((const uint8_t *)fw, len, ret, t, err, errlen);
+	int r = read_tdvf(dirs, n_dirs, sp->firmware, &fw, &len, &t, err, errlen);
+	return r < 0 ? r : tdvf_mrtd(t, TDVF_SINGLE_PASS, ret, err, errlen);
 }
 
 /* --- emulated launch --- */
@@ -313,18 +332,10 @@ void guest_handle_free(struct guest_handle *h)
 	h->tdx = NULL;
 }
 
-static int mismatch(const char *what, const uint8_t got[48], const uint8_t want[48], char *err,
-		    size_t errlen)
-{
-	char g[97], w[97];
-	hex_encode(got, 48, g);
-	hex_encode(want, 48, w);
-	return set_error(err, errlen, -EBADMSG, "%s %s differs from the expected %s", what, g, w);
-}
-
+/* The launches leave the guest in *ret (also when reading its measurement fails). */
 static int launch_snp(struct hv_platform *p, char *const *dirs, size_t n_dirs,
-		      const struct guest_spec *sp, const uint8_t expected[48],
-		      struct guest_handle *ret, char *err, size_t errlen)
+		      const struct guest_spec *sp, uint8_t measured[48], struct guest_handle *ret,
+		      char *err, size_t errlen)
 {
 	_cleanup_free_ char *fw = NULL;
 	size_t len;
@@ -361,34 +372,23 @@ static int launch_snp(struct hv_platform *p, char *const *dirs, size_t n_dirs,
 	char why[256] = "";
 	if ((r = hv_snp_launch_ovmf(hv_platform_kvm(p), &in, &g, &fwe, why, sizeof(why))) < 0)
 		return set_error(err, errlen, r, "SNP launch: %s", why);
-	uint8_t digest[48];
-	if ((r = hv_platform_snp_launch_digest(p, hv_snp_guest_vm_fd(g), digest)) < 0) {
-		hv_snp_guest_free(g);
-		return set_error(err, errlen, r, "launch digest: %s", strerror(-r));
-	}
-	if (!mem_equal_ct(digest, expected, 48)) {
-		hv_snp_guest_free(g);
-		return mismatch("the firmware's launch digest", digest, expected, err, errlen);
-	}
 	ret->snp = g;
-	return 0;
+	if ((r = hv_platform_snp_launch_digest(p, hv_snp_guest_vm_fd(g), measured)) < 0)
+		set_error(err, errlen, r, "launch digest: %s", strerror(-r));
+	return r;
 }
 
 /* TDVF sections as launch regions: every section added at build time (not PAGE.AUG), in
  * table order (the order tdvf_mrtd measures), contents zero-filled to mem_size. */
 static int launch_tdx(struct hv_platform *p, struct tdxd_gate *gate, char *const *dirs,
-		      size_t n_dirs, const struct guest_spec *sp, const uint8_t expected[48],
+		      size_t n_dirs, const struct guest_spec *sp, uint8_t measured[48],
 		      struct guest_handle *ret, char *err, size_t errlen)
 {
 	_cleanup_free_ char *fw = NULL;
+	_cleanup_free_ struct tdvf *t = NULL;
 	size_t len;
-	int r = read_firmware(dirs, n_dirs, sp->firmware, &fw, &len, err, errlen);
+	int r = read_tdvf(dirs, n_dirs, sp->firmware, &fw, &len, &t, err, errlen);
 	if (r < 0)
-		return r;
-	_cleanup_free_ struct tdvf *t = malloc(sizeof(*t));
-	if (!t)
-		return set_error(err, errlen, -ENOMEM, "out of memory");
-	if ((r = tdvf_parse((const uint8_t *)fw, len, t, err, errlen)) < 0)
 		return r;
 	struct hv_tdx_region regions[HV_TDX_MAX_REGIONS];
 	uint8_t *bufs[HV_TDX_MAX_REGIONS] = {0};
@@ -444,17 +444,10 @@ static int launch_tdx(struct hv_platform *p, struct tdxd_gate *gate, char *const
 		free(bufs[i]);
 	if (r < 0)
 		return r;
-	uint8_t mrtd[48];
-	if ((r = hv_tdx_guest_mrtd(g, mrtd)) < 0) {
-		hv_tdx_guest_free(g);
-		return set_error(err, errlen, r, "MRTD: %s", strerror(-r));
-	}
-	if (!mem_equal_ct(mrtd, expected, 48)) {
-		hv_tdx_guest_free(g);
-		return mismatch("the TDX module's MRTD", mrtd, expected, err, errlen);
-	}
 	ret->tdx = g;
-	return 0;
+	if ((r = hv_tdx_guest_mrtd(g, measured)) < 0)
+		set_error(err, errlen, r, "MRTD: %s", strerror(-r));
+	return r;
 }
 
 int guest_launch_emulated(struct hv_platform *p, struct tdxd_gate *gate, char *const *dirs,
@@ -462,9 +455,21 @@ int guest_launch_emulated(struct hv_platform *p, struct tdxd_gate *gate, char *c
 			  struct guest_handle *ret, char *err, size_t errlen)
 {
 	*ret = (struct guest_handle){0};
-	if (sp->tee == HV_TEE_SNP)
-		return launch_snp(p, dirs, n_dirs, sp, expected, ret, err, errlen);
-	return launch_tdx(p, gate, dirs, n_dirs, sp, expected, ret, err, errlen);
+	uint8_t got[48];
+	int r = sp->tee == HV_TEE_SNP
+			? launch_snp(p, dirs, n_dirs, sp, got, ret, err, errlen)
+			: launch_tdx(p, gate, dirs, n_dirs, sp, got, ret, err, errlen);
+	if (r == 0 && !mem_equal_ct(got, expected, 48)) {
+		char g[97], w[97];
+		hex_encode(got, 48, g);
+		hex_encode(expected, 48, w);
+		r = set_error(err, errlen, -EBADMSG, "the %s %s differs from the expected %s",
+			      sp->tee == HV_TEE_SNP ? "firmware's launch digest" : "TDX module's MRTD",
+			      g, w);
+	}
+	if (r < 0)
+		guest_handle_free(ret);
+	return r;
 }
 
 /* --- libvirt --- */

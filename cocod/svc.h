@@ -50,6 +50,9 @@ void svc_stop(struct svc *s);
 void svc_reply_error(struct svc_reply *r, enum svc_status st, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
+/* JSON values: hex of at most 64 bytes; a u64 as "0x" and 16 hex digits. */
+json_object *svc_hex_json(const uint8_t *b, size_t n);
+json_object *svc_tcb_json(uint64_t v);
 /* A failed SEV command as a reply (firmware status named, "needs Linux x.y", ...). */
 void svc_reply_sev_error(struct svc_reply *r, const char *what, uint32_t cmd, int e, uint32_t fw);
 /* The SEV firmware (read-write for commands that change it) and its status now; NULL with the

@@ -74,20 +74,6 @@ static bool emulated(struct svc *s)
 
 /* --- JSON --- */
 
-static json_object *hex_str(const uint8_t *b, size_t n)
-{
-	char h[2 * 64 + 1];
-	hex_encode(b, n, h);
-	return json_object_new_string(h);
-}
-
-static json_object *u64_hex(uint64_t v)
-{
-	char b[24];
-	snprintf(b, sizeof(b), "0x%016llx", (unsigned long long)v);
-	return json_object_new_string(b);
-}
-
 static json_object *guest_json(const struct coco_guest *g)
 {
 	json_object *o = json_object_new_object();
@@ -104,7 +90,7 @@ static json_object *guest_json(const struct coco_guest *g)
 	json_object_object_add(o, "launched",
 			       g->launched ? json_object_new_int64(g->launched) : NULL);
 	if (streq(g->tee, "snp"))
-		json_object_object_add(o, "platform_tcb", u64_hex(g->platform_tcb));
+		json_object_object_add(o, "platform_tcb", svc_tcb_json(g->platform_tcb));
 	json_object_object_add(o, "request", json_tokener_parse(g->request));
 	return o;
 }
@@ -519,25 +505,25 @@ static void reference_values(struct svc *s, const struct svc_req *q, struct svc_
 	struct guest_spec sp;
 	char err[128];
 	if (guest_spec_parse(req, &sp, err, sizeof(err)) == 0) {
-		json_object_object_add(o, snp ? "policy" : "attributes", u64_hex(sp.policy));
+		json_object_object_add(o, snp ? "policy" : "attributes", svc_tcb_json(sp.policy));
 		if (snp) {
 			json_object_object_add(o, "host_data",
-					       sp.has_host_data ? hex_str(sp.host_data, 32) : NULL);
+					       sp.has_host_data ? svc_hex_json(sp.host_data, 32) : NULL);
 			if (sp.has_host_data)
-				json_object_object_add(pol, "host_data", hex_str(sp.host_data, 32));
+				json_object_object_add(pol, "host_data", svc_hex_json(sp.host_data, 32));
 			json_object_object_add(pol, "forbid_debug",
 					       json_object_new_boolean(!(sp.policy & (1ull << 19))));
 		} else {
 			json_object_object_add(o, "mrconfigid",
-					       hex_str(sp.mrconfigid, 48));
-			json_object_object_add(o, "mrowner", hex_str(sp.mrowner, 48));
-			json_object_object_add(o, "mrownerconfig", hex_str(sp.mrownerconfig, 48));
+					       svc_hex_json(sp.mrconfigid, 48));
+			json_object_object_add(o, "mrowner", svc_hex_json(sp.mrowner, 48));
+			json_object_object_add(o, "mrownerconfig", svc_hex_json(sp.mrownerconfig, 48));
 		}
 		guest_spec_clear(&sp);
 	}
 	if (snp) {
 		json_object *missing;
-		json_object_object_add(o, "platform_tcb", u64_hex(g.platform_tcb));
+		json_object_object_add(o, "platform_tcb", svc_tcb_json(g.platform_tcb));
 		const char *prod = snp_product_name(hv_platform_snp_product(s->platform));
 		json_object_object_add(o, "product", prod ? json_object_new_string(prod) : NULL);
 		json_object_object_add(o, "certs", snp_chain_json(s, g.platform_tcb, &missing));
