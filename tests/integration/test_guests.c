@@ -311,6 +311,77 @@ START_TEST(hostile_bodies)
 }
 END_TEST
 
+/* snpctl/tdxctl guest: launch, list, show --json, destroy, and their exit statuses. */
+static int ctl(const char *bin, char **out, const char *const *args)
+{
+	const char *argv[32] = {bin, "--socket", d.sock, "guest"};
+	size_t n = 4;
+	for (size_t i = 0; args[i] && n < 31; i++)
+		argv[n++] = args[i];
+	argv[n] = NULL;
+	return run_capture(argv, out);
+}
+
+START_TEST(cli_guest)
+{
+	setup_images();
+	daemon_start(&d);
+	char *out;
+	const char *launch_snp[] = {"launch", "vm-a", "--firmware", "ovmf.fd", "--vcpus", "2",
+				    "--vcpu-type", "EPYC-Milan", "--policy", "0x30000", NULL};
+	ck_assert_msg(ctl(SNPCTL_BIN, &out, launch_snp) == 0, "%s", out);
+	ck_assert_ptr_nonnull(strstr(out, "guest vm-a ("));
+	ck_assert_ptr_nonnull(strstr(out, "running on emulated"));
+	free(out);
+	char tdx_cfg[97];
+	memset(tdx_cfg, 'a', 96);
+	tdx_cfg[96] = '\0';
+	const char *launch_td[] = {"launch", "td-a", "--firmware", "tdvf.fd", "--mrconfigid",
+				   tdx_cfg, "--json", NULL};
+	ck_assert_int_eq(ctl(TDXCTL_BIN, &out, launch_td), 0);
+	json_object *j = json_tokener_parse(out);
+	free(out);
+	ck_assert_ptr_nonnull(j);
+	char want[97], id[37];
+	hex_encode(tdvf_mrtd_want, 48, want);
+	ck_assert_str_eq(json_path(j, "expected_mrtd"), want);
+	snprintf(id, sizeof(id), "%s", json_path(j, "id"));
+	json_object_put(j);
+	const char *list[] = {"list", NULL};
+	ck_assert_int_eq(ctl(SNPCTL_BIN, &out, list), 0);
+	ck_assert_ptr_nonnull(strstr(out, "vm-a"));
+	ck_assert_ptr_nonnull(strstr(out, "td-a"));
+	free(out);
+	const char *show[] = {"show", id, NULL};
+	ck_assert_int_eq(ctl(TDXCTL_BIN, &out, show), 0);
+	ck_assert_ptr_nonnull(strstr(out, want));
+	free(out);
+	/* refusals: cocod's reason (1), usage (2) */
+	ck_assert_int_eq(ctl(SNPCTL_BIN, &out, launch_snp), 1);
+	ck_assert_ptr_nonnull(strstr(out, "a guest named 'vm-a' exists"));
+	free(out);
+	const char *traversal[] = {"launch", "vm-b", "--firmware", "../ovmf.fd", NULL};
+	ck_assert_int_eq(ctl(SNPCTL_BIN, &out, traversal), 1);
+	ck_assert_ptr_nonnull(strstr(out, "firmware"));
+	free(out);
+	const char *wrong_tee[] = {"launch", "vm-c", "--firmware", "ovmf.fd", "--mrowner", "00",
+				   NULL};
+	ck_assert_int_eq(ctl(SNPCTL_BIN, &out, wrong_tee), 2);
+	free(out);
+	const char *bad_id[] = {"show", "../x", NULL};
+	ck_assert_int_eq(ctl(SNPCTL_BIN, &out, bad_id), 2);
+	free(out);
+	const char *destroy[] = {"destroy", id, NULL};
+	ck_assert_int_eq(ctl(TDXCTL_BIN, &out, destroy), 0);
+	free(out);
+	ck_assert_int_eq(ctl(TDXCTL_BIN, &out, destroy), 1);
+	free(out);
+	ck_assert_int_eq(ctl(SNPCTL_BIN, &out, list), 0);
+	ck_assert_ptr_null(strstr(out, "td-a"));
+	free(out);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("guests");
@@ -319,6 +390,7 @@ int main(void)
 	tcase_add_checked_fixture(tc, NULL, teardown);
 	tcase_add_test(tc, round_trips_and_restart);
 	tcase_add_test(tc, hostile_bodies);
+	tcase_add_test(tc, cli_guest);
 	suite_add_tcase(s, tc);
 	return run_suite(s);
 }
