@@ -73,7 +73,7 @@ static int launches(struct hv_platform *p, struct tdxd_gate *gate, struct sevd_m
 		r = guest_expected(c, dirs, 1, &sp, exp, err, sizeof(err));
 		uint64_t t1 = now_ns();
 		if (r == 0)
-			r = guest_launch_emulated(p, gate, dirs, 1, &sp, exp, &h, err, sizeof(err));
+			r = guest_launch_emulated(p, gate, c, dirs, 1, &sp, exp, &h, err, sizeof(err));
 		uint64_t t2 = now_ns();
 		if (r == 0)
 			guest_handle_free(&h);

@@ -333,7 +333,8 @@ void guest_handle_free(struct guest_handle *h)
 }
 
 /* The launches leave the guest in *ret (also when reading its measurement fails). */
-static int launch_snp(struct hv_platform *p, char *const *dirs, size_t n_dirs,
+static int launch_snp(struct hv_platform *p, struct sevd_measure_cache *c, char *const *dirs,
+		      size_t n_dirs,
 		      const struct guest_spec *sp, uint8_t measured[48], struct guest_handle *ret,
 		      char *err, size_t errlen)
 {
@@ -354,7 +355,8 @@ static int launch_snp(struct hv_platform *p, char *const *dirs, size_t n_dirs,
 			}
 			if ((r = sevd_resolve_image(dirs, n_dirs, names[i], path, err, errlen)) < 0)
 				return r;
-			if ((r = coco_sha256_file(path, outs[i], NULL)) < 0)
+			if ((r = c ? sevd_measure_file_sha256(c, path, outs[i], NULL)
+				   : coco_sha256_file(path, outs[i], NULL)) < 0)
 				return set_error(err, errlen, r, "%s: %s", names[i], strerror(-r));
 		}
 		snp_hash_cmdline(sp->cmdline, hashes.cmdline);
@@ -450,14 +452,15 @@ static int launch_tdx(struct hv_platform *p, struct tdxd_gate *gate, char *const
 	return r;
 }
 
-int guest_launch_emulated(struct hv_platform *p, struct tdxd_gate *gate, char *const *dirs,
+int guest_launch_emulated(struct hv_platform *p, struct tdxd_gate *gate,
+			  struct sevd_measure_cache *c, char *const *dirs,
 			  size_t n_dirs, const struct guest_spec *sp, const uint8_t expected[48],
 			  struct guest_handle *ret, char *err, size_t errlen)
 {
 	*ret = (struct guest_handle){0};
 	uint8_t got[48];
 	int r = sp->tee == HV_TEE_SNP
-			? launch_snp(p, dirs, n_dirs, sp, got, ret, err, errlen)
+			? launch_snp(p, c, dirs, n_dirs, sp, got, ret, err, errlen)
 			: launch_tdx(p, gate, dirs, n_dirs, sp, got, ret, err, errlen);
 	if (r == 0 && !mem_equal_ct(got, expected, 48)) {
 		char g[97], w[97];

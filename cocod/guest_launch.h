@@ -63,8 +63,11 @@ void guest_handle_free(struct guest_handle *h);
 
 /* Launch on the emulated platform and compare what the firmware (PSP / TDX module) measured
  * with expected: -EBADMSG on a mismatch (err names both values). TD launches hold the gate
- * shared while they build: -ETIMEDOUT (an update holds it) or -ENXIO (module lost). */
-int guest_launch_emulated(struct hv_platform *p, struct tdxd_gate *gate, char *const *dirs,
+ * shared while they build: -ETIMEDOUT (an update holds it) or -ENXIO (module lost). The SNP
+ * kernel-hashes page takes the kernel/initrd SHA-256s from c (its owner's thread only), or
+ * hashes the files when c is NULL. */
+int guest_launch_emulated(struct hv_platform *p, struct tdxd_gate *gate,
+			  struct sevd_measure_cache *c, char *const *dirs,
 			  size_t n_dirs, const struct guest_spec *sp, const uint8_t expected[48],
 			  struct guest_handle *ret, char *err, size_t errlen);
 

@@ -10,7 +10,9 @@
  * measurement must again equal the stored expected one (else the guest is marked failed with
  * the reason). Libvirt guests are looked up by UUID (= the guest id): running, stopped, or lost.
  *
- * Launches run on the measurement queue (one worker: it owns the measurement cache). */
+ * Launches run on the measurement queue (one worker: it owns the measurement cache, whose
+ * kernel/initrd hashes the SNP launch reuses); the restart relaunches run in svc_start, before
+ * anything can be queued there. */
 #include <pthread.h>
 
 #include "cocod/guest_launch.h"
@@ -124,8 +126,8 @@ static int launch(struct svc *s, char *const *dirs, size_t n_dirs, const char *u
 		coco_store_op_update(s->store, op, COCO_OP_RUNNING, 0, what, NULL);
 	struct guest_handle h = {0};
 	int e = streq(g->backend, "emulated")
-			? guest_launch_emulated(s->platform, s->tdx_gate, dirs, n_dirs, sp, exp, &h,
-						err, errlen)
+			? guest_launch_emulated(s->platform, s->tdx_gate, s->measure_cache, dirs,
+						n_dirs, sp, exp, &h, err, errlen)
 			: guest_launch_libvirt(uri, s->tdx_gate, dirs, n_dirs, sp, g->id, err,
 					       errlen);
 	if (e == 0 && (h.snp || h.tdx) && (e = rt_add(s->guest, g->id, &h)) < 0) {

@@ -137,18 +137,18 @@ START_TEST(measurement_mismatch_fails)
 					     sizeof(err)) == 0,
 			      "%s", err);
 		struct guest_handle h;
-		ck_assert_msg(guest_launch_emulated(s.platform, s.tdx_gate, s.config->image_dirs,
-						    s.config->n_image_dirs, &sp, exp, &h, err,
-						    sizeof(err)) == 0,
+		ck_assert_msg(guest_launch_emulated(s.platform, s.tdx_gate, s.measure_cache,
+						    s.config->image_dirs, s.config->n_image_dirs,
+						    &sp, exp, &h, err, sizeof(err)) == 0,
 			      "%s", err);
 		ck_assert(h.snp || h.tdx);
 		guest_handle_free(&h);
 		char want[97];
 		hex_encode(exp, 48, want);
 		exp[47] ^= 1;
-		ck_assert_int_eq(guest_launch_emulated(s.platform, s.tdx_gate, s.config->image_dirs,
-						       s.config->n_image_dirs, &sp, exp, &h, err,
-						       sizeof(err)),
+		ck_assert_int_eq(guest_launch_emulated(s.platform, s.tdx_gate, s.measure_cache,
+						       s.config->image_dirs, s.config->n_image_dirs,
+						       &sp, exp, &h, err, sizeof(err)),
 				 -EBADMSG);
 		ck_assert_ptr_nonnull(strstr(err, "differs from the expected"));
 		ck_assert_ptr_nonnull(strstr(err, want)); /* what the firmware measured */
