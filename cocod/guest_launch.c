@@ -477,9 +477,9 @@ int guest_launch_emulated(struct hv_platform *p, struct tdxd_gate *gate,
 
 /* --- libvirt --- */
 
-int guest_launch_libvirt(const char *uri, struct tdxd_gate *gate, char *const *dirs,
-			 size_t n_dirs, const struct guest_spec *sp, const char *uuid, char *err,
-			 size_t errlen)
+int guest_launch_libvirt(struct hv_libvirt *c, bool test_driver, struct tdxd_gate *gate,
+			 char *const *dirs, size_t n_dirs, const struct guest_spec *sp,
+			 const char *uuid, char *err, size_t errlen)
 {
 	char fw[PATH_MAX], k[PATH_MAX], i[PATH_MAX];
 	int r;
@@ -491,6 +491,8 @@ int guest_launch_libvirt(const char *uri, struct tdxd_gate *gate, char *const *d
 		.name = sp->name, .uuid = uuid, .tee = sp->tee, .firmware = fw,
 		.kernel = sp->kernel ? k : NULL, .initrd = sp->initrd ? i : NULL,
 		.cmdline = sp->cmdline, .vcpus = sp->vcpus, .memory_mib = sp->memory_mib,
+		/* libvirt's test driver runs no QEMU and has no launch security */
+		.domain_type = test_driver ? "test" : NULL, .omit_launch_security = test_driver,
 	};
 	if (sp->tee == HV_TEE_SNP) {
 		d.snp = (struct hv_guest_snp){.policy = sp->policy, .has_host_data = sp->has_host_data,
@@ -510,20 +512,14 @@ int guest_launch_libvirt(const char *uri, struct tdxd_gate *gate, char *const *d
 	_cleanup_free_ char *xml = NULL;
 	if ((r = hv_libvirt_domain_xml(&d, &xml, err, errlen)) < 0)
 		return r;
-	struct hv_libvirt *c;
-	if ((r = hv_libvirt_open(uri, &c, err, errlen)) < 0)
-		return r;
 	bool gated = sp->tee == HV_TEE_TDX;
-	if (gated && (r = tdxd_gate_enter_shared(gate, GUEST_GATE_TIMEOUT_MS)) < 0) {
-		hv_libvirt_close(c);
+	if (gated && (r = tdxd_gate_enter_shared(gate, GUEST_GATE_TIMEOUT_MS)) < 0)
 		return set_error(err, errlen, r, "%s",
 				 r == -ETIMEDOUT ? "a TDX module update holds the TD-launch gate"
 						 : "the TDX module is lost: reboot required");
-	}
 	r = hv_libvirt_define_start(c, xml, NULL, err, errlen);
 	if (gated)
 		tdxd_gate_leave_shared(gate);
-	hv_libvirt_close(c);
 	return r;
 }
 

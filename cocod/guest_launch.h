@@ -71,11 +71,12 @@ int guest_launch_emulated(struct hv_platform *p, struct tdxd_gate *gate,
 			  size_t n_dirs, const struct guest_spec *sp, const uint8_t expected[48],
 			  struct guest_handle *ret, char *err, size_t errlen);
 
-/* Define and start the guest through libvirt (uri NULL = qemu:///system) as domain `uuid`. TD
- * launches hold the gate as above. */
-int guest_launch_libvirt(const char *uri, struct tdxd_gate *gate, char *const *dirs,
-			 size_t n_dirs, const struct guest_spec *sp, const char *uuid, char *err,
-			 size_t errlen);
+/* Define and start the guest on the libvirt connection as domain `uuid`. TD launches hold the
+ * gate as above. test_driver (a test:/// URI): domain type "test", no <launchSecurity> (the
+ * test driver runs no QEMU), for exercising the lifecycle without a host. */
+int guest_launch_libvirt(struct hv_libvirt *c, bool test_driver, struct tdxd_gate *gate,
+			 char *const *dirs, size_t n_dirs, const struct guest_spec *sp,
+			 const char *uuid, char *err, size_t errlen);
 
 /* The SNP platform's reported TCB now (0 with -errno when the firmware cannot say). */
 int guest_platform_tcb(struct hv_platform *p, uint64_t *ret);

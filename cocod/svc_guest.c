@@ -33,7 +33,66 @@ struct svc_guest {
 	pthread_mutex_t lock; /* the emulated guests' handles */
 	struct guest_rt *rt;
 	size_t n;
+	/* The libvirt connection (native guests), held between operations and serialized. */
+	pthread_mutex_t lv_lock;
+	struct hv_libvirt *lv;
+	char *lv_uri;
 };
+
+/* One libvirt operation on the held connection to uri (NULL = qemu:///system): opened on first
+ * use, reopened when the configured URI changed, and dropped after an I/O failure so that the
+ * next operation reconnects (libvirtd restarted). test:/// URIs keep theirs: the test driver's
+ * domains live only as long as a connection. */
+struct lv_op {
+	enum { LV_LAUNCH, LV_LOOKUP, LV_DESTROY } kind;
+	const char *id;
+	/* LV_LAUNCH */
+	struct tdxd_gate *gate;
+	char *const *dirs;
+	size_t n_dirs;
+	const struct guest_spec *sp;
+	/* LV_LOOKUP */
+	struct hv_libvirt_domain *dom;
+};
+
+static int with_libvirt(struct svc_guest *sg, const char *uri, const struct lv_op *op, char *err,
+			size_t errlen)
+{
+	const char *u = uri ? uri : "qemu:///system";
+	bool test = strncmp(u, "test:", 5) == 0;
+	int r = 0;
+	pthread_mutex_lock(&sg->lv_lock);
+	if (sg->lv && !streq(sg->lv_uri, u)) {
+		hv_libvirt_close(sg->lv);
+		free(sg->lv_uri);
+		sg->lv = NULL;
+		sg->lv_uri = NULL;
+	}
+	if (!sg->lv && (r = hv_libvirt_open(u, &sg->lv, err, errlen)) == 0 &&
+	    !(sg->lv_uri = strdup(u))) {
+		hv_libvirt_close(sg->lv);
+		sg->lv = NULL;
+		r = set_error(err, errlen, -ENOMEM, "out of memory");
+	}
+	if (r == 0) {
+		switch (op->kind) {
+		case LV_LAUNCH:
+			r = guest_launch_libvirt(sg->lv, test, op->gate, op->dirs, op->n_dirs,
+						 op->sp, op->id, err, errlen);
+			break;
+		case LV_LOOKUP: r = hv_libvirt_lookup(sg->lv, op->id, op->dom, err, errlen); break;
+		case LV_DESTROY: r = hv_libvirt_destroy(sg->lv, op->id, err, errlen); break;
+		}
+		if (r == -EIO && !test) {
+			hv_libvirt_close(sg->lv);
+			free(sg->lv_uri);
+			sg->lv = NULL;
+			sg->lv_uri = NULL;
+		}
+	}
+	pthread_mutex_unlock(&sg->lv_lock);
+	return r;
+}
 
 static int rt_add(struct svc_guest *sg, const char *id, struct guest_handle *h)
 {
@@ -128,8 +187,11 @@ static int launch(struct svc *s, char *const *dirs, size_t n_dirs, const char *u
 	int e = streq(g->backend, "emulated")
 			? guest_launch_emulated(s->platform, s->tdx_gate, s->measure_cache, dirs,
 						n_dirs, sp, exp, &h, err, errlen)
-			: guest_launch_libvirt(uri, s->tdx_gate, dirs, n_dirs, sp, g->id, err,
-					       errlen);
+			: with_libvirt(s->guest, uri,
+				       &(struct lv_op){.kind = LV_LAUNCH, .id = g->id,
+						       .gate = s->tdx_gate, .dirs = dirs,
+						       .n_dirs = n_dirs, .sp = sp},
+				       err, errlen);
 	if (e == 0 && (h.snp || h.tdx) && (e = rt_add(s->guest, g->id, &h)) < 0) {
 		guest_handle_free(&h);
 		set_error(err, errlen, e, "out of memory");
@@ -322,11 +384,8 @@ static void guest_delete(struct svc *s, const struct svc_req *q, struct svc_repl
 	if (streq(g.backend, "emulated")) {
 		rt_remove(s->guest, g.id);
 	} else {
-		struct hv_libvirt *c;
-		if ((e = hv_libvirt_open(s->config->libvirt_uri, &c, err, sizeof(err))) == 0) {
-			e = hv_libvirt_destroy(c, g.id, err, sizeof(err));
-			hv_libvirt_close(c);
-		}
+		e = with_libvirt(s->guest, s->config->libvirt_uri,
+				 &(struct lv_op){.kind = LV_DESTROY, .id = g.id}, err, sizeof(err));
 		if (e == -ENOENT)
 			e = 0; /* already gone from libvirt */
 	}
@@ -552,7 +611,6 @@ static void reconcile(struct svc *s)
 		log_err("guests: cannot list the recorded guests: %s", strerror(-e));
 		return;
 	}
-	struct hv_libvirt *lv = NULL;
 	char err[384];
 	for (size_t i = 0; i < n; i++) {
 		struct coco_guest *g = &v[i];
@@ -560,11 +618,13 @@ static void reconcile(struct svc *s)
 			continue;
 		if (streq(g->backend, "libvirt")) {
 			struct hv_libvirt_domain d;
-			if (!lv && hv_libvirt_open(s->config->libvirt_uri, &lv, err, sizeof(err)) < 0) {
-				log_warn("guests: libvirt unavailable, states kept: %s", err);
-				break;
+			e = with_libvirt(s->guest, s->config->libvirt_uri,
+					 &(struct lv_op){.kind = LV_LOOKUP, .id = g->id, .dom = &d}, err,
+					 sizeof(err));
+			if (e < 0 && e != -ENOENT) {
+				log_warn("guests: libvirt: %s; the state of %s is kept", err, g->name);
+				continue;
 			}
-			e = hv_libvirt_lookup(lv, g->id, &d, err, sizeof(err));
 			if (e == -ENOENT)
 				coco_store_guest_set_state(s->store, g->id, COCO_GUEST_LOST,
 							   "libvirt has no such domain", 0);
@@ -602,7 +662,6 @@ static void reconcile(struct svc *s)
 			coco_store_guest_set_state(s->store, g->id, COCO_GUEST_FAILED, why, 0);
 		}
 	}
-	hv_libvirt_close(lv);
 	coco_guests_free(v, n);
 }
 
@@ -612,6 +671,7 @@ int svc_guest_start(struct svc *s, char *err, size_t errlen)
 	if (!sg)
 		return set_error(err, errlen, -ENOMEM, "guests: out of memory");
 	pthread_mutex_init(&sg->lock, NULL);
+	pthread_mutex_init(&sg->lv_lock, NULL);
 	s->guest = sg;
 	reconcile(s);
 	return 0;
@@ -625,7 +685,10 @@ void svc_guest_stop(struct svc *s)
 	for (size_t i = 0; i < sg->n; i++)
 		guest_handle_free(&sg->rt[i].h);
 	free(sg->rt);
+	hv_libvirt_close(sg->lv);
+	free(sg->lv_uri);
 	pthread_mutex_destroy(&sg->lock);
+	pthread_mutex_destroy(&sg->lv_lock);
 	free(sg);
 	s->guest = NULL;
 }

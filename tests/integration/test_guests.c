@@ -11,6 +11,7 @@
 #include <signal.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "coco/endian.h"
 #include "coco/tdx/tdvf.h"
@@ -382,6 +383,70 @@ START_TEST(cli_guest)
 }
 END_TEST
 
+/* Native platform with libvirt's test driver (no QEMU: domain type "test", no launchSecurity;
+ * libvirt 9.0 here knows neither sev-snp nor tdx): launches through libvirt, the evidence routes
+ * answer 501 with the reason, DELETE destroys the domain, and after a restart the guest whose
+ * domain the test driver forgot (it lives only in the daemon's connection) is "lost". Skipped
+ * where this host has SEV or TDX (native would touch them). */
+START_TEST(native_libvirt)
+{
+	if (access("/dev/sev", F_OK) == 0 || access("/sys/devices/faux/tdx_host", F_OK) == 0)
+		return;
+	setup_images();
+	FILE *f = fopen(d.conf, "w");
+	ck_assert_ptr_nonnull(f);
+	fprintf(f, "platform = native\nstate_directory = %s/state-native\nlisten_unix = %s\n"
+		   "image_dir = %s/images\nlibvirt_uri = test:///default\n",
+		d.dir, d.sock, d.dir);
+	fclose(f);
+	daemon_start(&d);
+	char snp_id[37], td_id[37], path[192], body[512];
+	json_object *j = http_json(&d, "POST", "/v1/guests", NULL, snp_body, 0, 201);
+	ck_assert_str_eq(json_path(j, "backend"), "libvirt");
+	ck_assert_str_eq(json_path(j, "state"), "running");
+	snprintf(snp_id, sizeof(snp_id), "%s", json_path(j, "id"));
+	json_object_put(j);
+	snprintf(body, sizeof(body), tdx_body, 0);
+	j = http_json(&d, "POST", "/v1/guests", NULL, body, 0, 201);
+	char want[97];
+	hex_encode(tdvf_mrtd_want, 48, want);
+	ck_assert_str_eq(json_path(j, "expected_mrtd"), want);
+	snprintf(td_id, sizeof(td_id), "%s", json_path(j, "id"));
+	json_object_put(j);
+	/* evidence the host cannot produce on native: 501 with the reason */
+	snprintf(path, sizeof(path), "/v1/snp/reports/host?guest=%s", snp_id);
+	j = get(path, 501);
+	ck_assert_ptr_nonnull(strstr(json_path(j, "detail"), "SNP_HV_REPORT_REQ"));
+	json_object_put(j);
+	snprintf(path, sizeof(path), "/v1/guests/%s/tdreport", td_id);
+	j = get(path, 501);
+	ck_assert_ptr_nonnull(strstr(json_path(j, "detail"), "TDG.MR.REPORT"));
+	json_object_put(j);
+	/* the reference values still hold the expected measurement */
+	snprintf(path, sizeof(path), "/v1/guests/%s/reference-values", td_id);
+	j = get(path, 200);
+	ck_assert_str_eq(json_path(j, "mrtd"), want);
+	json_object_put(j);
+	/* DELETE destroys the domain */
+	snprintf(path, sizeof(path), "/v1/guests/%s", td_id);
+	struct reply r;
+	http(&d, "DELETE", path, NULL, &r);
+	ck_assert_int_eq(r.status, 204);
+	reply_free(&r);
+	/* restart: the test driver's domains went with the daemon's connection: lost */
+	ck_assert_int_eq(daemon_signal_wait(&d, SIGTERM, 15), 0);
+	daemon_start(&d);
+	snprintf(path, sizeof(path), "/v1/guests/%s", snp_id);
+	j = get(path, 200);
+	ck_assert_str_eq(json_path(j, "state"), "lost");
+	ck_assert_str_eq(json_path(j, "detail"), "libvirt has no such domain");
+	json_object_put(j);
+	j = get("/v1/guests", 200);
+	ck_assert_int_eq(json_object_array_length(json_object_object_get(j, "guests")), 1);
+	json_object_put(j);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("guests");
@@ -391,6 +456,7 @@ int main(void)
 	tcase_add_test(tc, round_trips_and_restart);
 	tcase_add_test(tc, hostile_bodies);
 	tcase_add_test(tc, cli_guest);
+	tcase_add_test(tc, native_libvirt);
 	suite_add_tcase(s, tc);
 	return run_suite(s);
 }
