@@ -253,6 +253,24 @@ START_TEST(round_trips_and_restart)
 	j = get("/v1/guests", 200);
 	ck_assert_int_eq(json_object_array_length(json_object_object_get(j, "guests")), 1);
 	json_object_put(j);
+
+	/* The TDVF changed on disk while cocod was down: the relaunch measures something else,
+	 * so the guest is failed (with both values), not silently running another image. */
+	ck_assert_int_eq(daemon_signal_wait(&d, SIGTERM, 15), 0);
+	uint8_t *other;
+	ck_assert_int_eq(tdvf_synth(256 * 1024, 8, true, &other), 0);
+	write_bytes("tdvf.fd", other, 256 * 1024);
+	free(other);
+	daemon_start(&d);
+	snprintf(body, sizeof(body), "/v1/guests/%s", td_id);
+	j = get(body, 200);
+	ck_assert_str_eq(json_path(j, "state"), "failed");
+	ck_assert_ptr_nonnull(strstr(json_path(j, "detail"), "relaunch after restart"));
+	ck_assert_ptr_nonnull(strstr(json_path(j, "detail"), td_exp));
+	ck_assert_str_eq(json_path(j, "expected_mrtd"), td_exp);
+	json_object_put(j);
+	snprintf(body, sizeof(body), "/v1/guests/%s/tdreport", td_id);
+	json_object_put(get(body, 409));
 }
 END_TEST
 
