@@ -41,6 +41,7 @@ bench:
 	bash bench/vmmsock
 	bash bench/tdx_update
 	bash bench/attest
+	bash bench/guests
 
 fuzz:
 	@bash scripts/install-deps --fuzz

@@ -44,6 +44,13 @@ enum svc_op {
 	SVC_ATTEST_VERIFY = SVC_ATTEST_FIRST, /* POST /v1/attestation/verify */
 	/* guests (cocod/svc_guest.c) */
 	SVC_GUEST_FIRST = SVC_DOC_FIRST + 300,
+	SVC_GUEST_CREATE = SVC_GUEST_FIRST, /* POST /v1/guests (slow: measure + launch) */
+	SVC_GUEST_LIST,                     /* GET /v1/guests */
+	SVC_GUEST_GET,                      /* GET /v1/guests/{id} */
+	SVC_GUEST_DELETE,                   /* DELETE /v1/guests/{id} */
+	SVC_GUEST_REFERENCE,                /* GET /v1/guests/{id}/reference-values */
+	SVC_GUEST_TDREPORT,                 /* GET /v1/guests/{id}/tdreport (emulated TDX) */
+	SVC_SNP_HOST_REPORT,                /* GET /v1/snp/reports/host?guest={id} */
 	SVC_DOC_LAST = SVC_DOC_FIRST + 399,
 };
 

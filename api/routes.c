@@ -421,5 +421,16 @@ const struct api_route api_routes[] = {
 		      API_BODY_JSON),
 	API_DOC_ROUTE("POST", "/v1/attestation/verify", COCO_ROLE_READER, SVC_ATTEST_VERIFY,
 		      API_BODY_JSON),
+	API_DOC_ROUTE("POST", "/v1/guests", COCO_ROLE_OPERATOR, SVC_GUEST_CREATE, API_BODY_JSON),
+	API_DOC_ROUTE("GET", "/v1/guests", COCO_ROLE_READER, SVC_GUEST_LIST, API_BODY_NONE),
+	API_DOC_ROUTE("GET", "/v1/guests/{id}", COCO_ROLE_READER, SVC_GUEST_GET, API_BODY_NONE),
+	API_DOC_ROUTE("DELETE", "/v1/guests/{id}", COCO_ROLE_OPERATOR, SVC_GUEST_DELETE,
+		      API_BODY_NONE),
+	API_DOC_ROUTE("GET", "/v1/guests/{id}/reference-values", COCO_ROLE_READER,
+		      SVC_GUEST_REFERENCE, API_BODY_NONE),
+	API_DOC_ROUTE("GET", "/v1/guests/{id}/tdreport", COCO_ROLE_READER, SVC_GUEST_TDREPORT,
+		      API_BODY_NONE),
+	API_DOC_ROUTE("GET", "/v1/snp/reports/host", COCO_ROLE_READER, SVC_SNP_HOST_REPORT,
+		      API_BODY_NONE),
 };
 const size_t api_n_routes = ARRAY_SIZE(api_routes);

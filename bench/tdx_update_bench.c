@@ -11,10 +11,10 @@
  *              held for the upload and nothing else of note).
  * Usage: bench_tdx_update MAPPING_FILE ROUNDS. Prints one line of medians:
  *   overhead_ms limit_ms sha384_ms upload_ms gate_hold_ms gate_over_upload blob_bytes */
-#include <ftw.h>
 #include <openssl/sha.h>
 #include <sys/stat.h>
 
+#include "bench/bench_util.h"
 #include "coco/store.h"
 #include "coco/tdx/blobgen.h"
 #include "coco/util.h"
@@ -23,23 +23,6 @@
 #include "tdxd/update.h"
 
 #define MAX_ROUNDS 64
-
-static int rm_entry(const char *p, const struct stat *st, int flag, struct FTW *f)
-{
-	return remove(p);
-}
-
-static int cmp_d(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-	return x < y ? -1 : x > y;
-}
-
-static double median(double *v, int n)
-{
-	qsort(v, (size_t)n, sizeof(*v), cmp_d);
-	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
 
 static int write_all(const char *path, const void *d, size_t n)
 {
@@ -104,7 +87,7 @@ out:
 	hv_tdx_free(tdx);
 	emul_tdx_kernel_stop(kern);
 	emul_tdx_module_free(mod);
-	nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	bench_rm_tree(dir);
 	return r;
 }
 
@@ -153,10 +136,10 @@ int main(int argc, char **argv)
 		ratio[i] = (double)rep.gate_hold_ns / (double)rep.upload_ns;
 	}
 	if (rc == 0)
-		printf("%.2f %.0f %.3f %.2f %.2f %.3f %zu\n", median(ov, rounds), 100.0,
-		       median(sha, rounds), median(upl, rounds), median(hold, rounds),
-		       median(ratio, rounds), bloblen);
-	nftw(top, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+		printf("%.2f %.0f %.3f %.2f %.2f %.3f %zu\n", bench_median(ov, rounds), 100.0,
+		       bench_median(sha, rounds), bench_median(upl, rounds), bench_median(hold, rounds),
+		       bench_median(ratio, rounds), bloblen);
+	bench_rm_tree(top);
 	free(blob);
 	free(map);
 	return rc;

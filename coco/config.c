@@ -41,7 +41,7 @@ enum key_id {
 	K_SNP_TRUST_EMULATED_ROOT, K_SNP_CERT_CRL, K_KDS_TIMEOUT, K_KDS_ATTEMPTS, K_SNP_VLEK_CERT,
 	K_SNP_VLEK_URL, K_KDS_CLIENT_CERT, K_KDS_CLIENT_KEY,
 	K_TDX_MODULE_DIR, K_TDX_MAPPING_FILE, K_TDX_MODULE_PIN, K_TDX_GATE_TIMEOUT,
-	K_TDX_ALLOW_DEBUG_MODULES, K_COUNT,
+	K_TDX_ALLOW_DEBUG_MODULES, K_LIBVIRT_URI, K_COUNT,
 };
 
 struct parse_ctx {
@@ -176,6 +176,7 @@ static const struct {
 	[K_TDX_MODULE_PIN] = {"tdx_module_pin", false},
 	[K_TDX_GATE_TIMEOUT] = {"tdx_gate_timeout", false},
 	[K_TDX_ALLOW_DEBUG_MODULES] = {"tdx_allow_debug_modules", false},
+	[K_LIBVIRT_URI] = {"libvirt_uri", false},
 };
 
 static int set_bool(struct parse_ctx *p, unsigned line, const char *key, bool *field,
@@ -346,6 +347,17 @@ static int apply_key(struct parse_ctx *p, unsigned line, enum key_id k, char *v,
 			return fail(p, line, key, -EINVAL, "URL too long");
 		v[l] = '\0';
 		return set_str(&c->kds_base_url, v);
+	}
+	case K_LIBVIRT_URI: {
+		/* A libvirt connection URI (qemu:///system, qemu+ssh://h/system, test:///default) */
+		const char *colon = strstr(v, ":/");
+		size_t l = strlen(v);
+		bool ok = colon && colon > v && l <= 1024;
+		for (size_t i = 0; ok && i < l; i++)
+			ok = v[i] > ' ' && v[i] < 0x7f && v[i] != '"' && v[i] != '\\';
+		if (!ok)
+			return fail(p, line, key, -EINVAL, "'%s' is not a libvirt URI", v);
+		return set_str(&c->libvirt_uri, v);
 	}
 	case K_LOG_LEVEL: {
 		int l = coco_log_level_from_name(v);
@@ -622,6 +634,7 @@ void coco_config_free(struct coco_config *c)
 	free(c->tls_client_ca);
 	free(c->token_file);
 	free(c->kds_base_url);
+	free(c->libvirt_uri);
 	free(c->snp_cert_table);
 	free(c->vmm_socket);
 	free(c->vmm_socket_group);

@@ -60,6 +60,7 @@ struct coco_config {
 	char *tdx_module_pin;
 	unsigned tdx_gate_timeout_s;
 	bool tdx_allow_debug_modules;
+	char *libvirt_uri;            /* native guests; NULL = "qemu:///system" */
 	int log_level;
 	size_t api_max_body;
 	unsigned api_max_connections;

@@ -71,8 +71,22 @@ static const char *const migrations[] = {
 	"  step TEXT NOT NULL,"
 	"  detail TEXT,"
 	"  at INTEGER NOT NULL);",
-	/* 5 on this branch; 6 once the guests table (5) lands: Idempotency-Key records of
-	 * POSTs, per (key, actor): the request's SHA-256 and the response given. */
+	/* 5: confidential guests (cocod/svc_guest.c): what was asked (the request document),
+	 * the measurement the launch must produce, and the platform TCB at launch. */
+	"CREATE TABLE guests ("
+	"  id TEXT PRIMARY KEY,"
+	"  name TEXT NOT NULL UNIQUE,"
+	"  tee TEXT NOT NULL CHECK (tee IN ('snp','tdx')),"
+	"  backend TEXT NOT NULL CHECK (backend IN ('emulated','libvirt')),"
+	"  request TEXT NOT NULL,"
+	"  expected TEXT NOT NULL,"
+	"  state TEXT NOT NULL CHECK (state IN ('launching','running','failed','stopped','lost')),"
+	"  detail TEXT,"
+	"  platform_tcb INTEGER NOT NULL,"
+	"  created INTEGER NOT NULL,"
+	"  launched INTEGER NOT NULL);",
+	/* 6: Idempotency-Key records of POSTs, per (key, actor): the request's SHA-256 and the
+	 * response given. */
 	"CREATE TABLE idempotency ("
 	"  key TEXT NOT NULL,"
 	"  actor TEXT NOT NULL,"
@@ -703,6 +717,46 @@ static int tdx_update_row(sqlite3_stmt *st, struct coco_tdx_update *u)
 	return 0;
 }
 
+/* Every row of st into a growing array of `size`-byte elements, each filled by row(); more
+ * than max rows is -E2BIG. On failure the filled elements are released with clear_row(). */
+static int collect_rows(sqlite3_stmt *st, size_t size, size_t max,
+			int (*row)(sqlite3_stmt *st, void *elem), void (*clear_row)(void *elem),
+			void **ret, size_t *ret_n)
+{
+	uint8_t *v = NULL;
+	size_t n = 0;
+	int rc, r = 0;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		uint8_t *nv = n < max ? realloc(v, (n + 1) * size) : NULL;
+		if (!nv) {
+			r = n < max ? -ENOMEM : -E2BIG;
+			break;
+		}
+		v = nv;
+		if ((r = row(st, v + n * size)) < 0)
+			break;
+		n++;
+	}
+	if (r == 0 && rc != SQLITE_DONE)
+		r = -EIO;
+	if (r < 0) {
+		for (size_t i = 0; i < n; i++)
+			clear_row(v + i * size);
+		free(v);
+		return r;
+	}
+	*ret = v;
+	*ret_n = n;
+	return 0;
+}
+
+static int tdx_update_row_any(sqlite3_stmt *st, void *u) { return tdx_update_row(st, u); }
+static void tdx_update_clear_any(void *p)
+{
+	struct coco_tdx_update *u = p;
+	free(u->detail);
+}
+
 int coco_store_tdx_update_list(struct coco_store *s, bool running_only, size_t limit,
 			       struct coco_tdx_update **ret, size_t *ret_n)
 {
@@ -715,29 +769,12 @@ int coco_store_tdx_update_list(struct coco_store *s, bool running_only, size_t l
 		return -EIO;
 	sqlite3_bind_int(st, 1, running_only);
 	sqlite3_bind_int64(st, 2, (int64_t)(limit ? limit : COCO_TDX_UPDATE_LIST_MAX));
-	struct coco_tdx_update *v = NULL;
-	size_t n = 0;
-	int rc, r = 0;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		struct coco_tdx_update *nv = realloc(v, (n + 1) * sizeof(*v));
-		if (!nv) {
-			r = -ENOMEM;
-			break;
-		}
-		v = nv;
-		if ((r = tdx_update_row(st, &v[n])) < 0)
-			break;
-		n++;
-	}
-	if (r == 0 && rc != SQLITE_DONE)
-		r = -EIO;
-	if (r < 0) {
-		coco_tdx_updates_free(v, n);
-		return r;
-	}
-	*ret = v;
-	*ret_n = n;
-	return 0;
+	void *v;
+	int r = collect_rows(st, sizeof(struct coco_tdx_update), SIZE_MAX, tdx_update_row_any,
+			     tdx_update_clear_any, &v, ret_n);
+	if (r == 0)
+		*ret = v;
+	return r;
 }
 
 int coco_store_tdx_update_steps(struct coco_store *s, const char *id,
@@ -844,6 +881,169 @@ int coco_store_vlek_delete(struct coco_store *s)
 	if (sqlite3_step(st) != SQLITE_DONE)
 		return -EIO;
 	return sqlite3_changes(s->db) == 1 ? 0 : -ENOENT;
+}
+
+/* --- guests --- */
+
+static const char *const guest_state_names[] = {
+	[COCO_GUEST_LAUNCHING] = "launching", [COCO_GUEST_RUNNING] = "running",
+	[COCO_GUEST_FAILED] = "failed",	      [COCO_GUEST_STOPPED] = "stopped",
+	[COCO_GUEST_LOST] = "lost",
+};
+
+const char *coco_guest_state_name(enum coco_guest_state st)
+{
+	return (unsigned)st < ARRAY_SIZE(guest_state_names) ? guest_state_names[st] : NULL;
+}
+
+static bool guest_valid(const struct coco_guest *g)
+{
+	return g && strlen(g->id) == 36 && g->name[0] && (streq(g->tee, "snp") || streq(g->tee, "tdx")) &&
+	       (streq(g->backend, "emulated") || streq(g->backend, "libvirt")) && g->request &&
+	       coco_guest_state_name(g->state) && g->expected[0];
+}
+
+int coco_store_guest_put(struct coco_store *s, const struct coco_guest *g)
+{
+	if (!guest_valid(g))
+		return -EINVAL;
+	_cleanup_stmt_ sqlite3_stmt *st = NULL;
+	if (prepare(s,
+		    "INSERT INTO guests(id, name, tee, backend, request, expected, state, detail, "
+		    "platform_tcb, created, launched) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11);",
+		    &st) < 0)
+		return -EIO;
+	sqlite3_bind_text(st, 1, g->id, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, g->name, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, g->tee, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 4, g->backend, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 5, g->request, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 6, g->expected, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 7, coco_guest_state_name(g->state), -1, SQLITE_STATIC);
+	if (g->detail)
+		sqlite3_bind_text(st, 8, g->detail, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 9, (int64_t)g->platform_tcb);
+	sqlite3_bind_int64(st, 10, g->created);
+	sqlite3_bind_int64(st, 11, g->launched);
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_CONSTRAINT)
+		return -EEXIST;
+	return rc == SQLITE_DONE ? 0 : -EIO;
+}
+
+static int guest_row(sqlite3_stmt *st, struct coco_guest *ret)
+{
+	struct coco_guest g = {0};
+	const char *id = (const char *)sqlite3_column_text(st, 0);
+	const char *name = (const char *)sqlite3_column_text(st, 1);
+	const char *tee = (const char *)sqlite3_column_text(st, 2);
+	const char *backend = (const char *)sqlite3_column_text(st, 3);
+	const char *expected = (const char *)sqlite3_column_text(st, 5);
+	const char *state = (const char *)sqlite3_column_text(st, 6);
+	if (!id || !name || !tee || !backend || !expected || !state)
+		return -EIO;
+	snprintf(g.id, sizeof(g.id), "%s", id);
+	snprintf(g.name, sizeof(g.name), "%s", name);
+	snprintf(g.tee, sizeof(g.tee), "%s", tee);
+	snprintf(g.backend, sizeof(g.backend), "%s", backend);
+	snprintf(g.expected, sizeof(g.expected), "%s", expected);
+	size_t i = 0;
+	while (i < ARRAY_SIZE(guest_state_names) && !streq(guest_state_names[i], state))
+		i++;
+	if (i == ARRAY_SIZE(guest_state_names))
+		return -EIO;
+	g.state = (enum coco_guest_state)i;
+	g.platform_tcb = (uint64_t)sqlite3_column_int64(st, 8);
+	g.created = sqlite3_column_int64(st, 9);
+	g.launched = sqlite3_column_int64(st, 10);
+	g.request = column_strdup(st, 4);
+	g.detail = column_strdup(st, 7);
+	if (!g.request) {
+		coco_guest_clear(&g);
+		return -ENOMEM;
+	}
+	*ret = g;
+	return 0;
+}
+
+static int guest_row_any(sqlite3_stmt *st, void *g) { return guest_row(st, g); }
+static void guest_clear_any(void *g) { coco_guest_clear(g); }
+
+#define GUEST_COLUMNS                                                                              \
+	"SELECT id, name, tee, backend, request, expected, state, detail, platform_tcb, created, "  \
+	"launched FROM guests "
+
+int coco_store_guest_get(struct coco_store *s, const char *id, struct coco_guest *ret)
+{
+	_cleanup_stmt_ sqlite3_stmt *st = NULL;
+	if (prepare(s, GUEST_COLUMNS "WHERE id=?1;", &st) < 0)
+		return -EIO;
+	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_DONE)
+		return -ENOENT;
+	if (rc != SQLITE_ROW)
+		return -EIO;
+	return guest_row(st, ret);
+}
+
+int coco_store_guest_list(struct coco_store *s, struct coco_guest **ret, size_t *ret_n)
+{
+	_cleanup_stmt_ sqlite3_stmt *st = NULL;
+	if (prepare(s, GUEST_COLUMNS "ORDER BY created, name;", &st) < 0)
+		return -EIO;
+	void *v;
+	int r = collect_rows(st, sizeof(struct coco_guest), COCO_GUEST_LIST_MAX, guest_row_any,
+			     guest_clear_any, &v, ret_n);
+	if (r == 0)
+		*ret = v;
+	return r;
+}
+
+int coco_store_guest_set_state(struct coco_store *s, const char *id, enum coco_guest_state state,
+			       const char *detail, int64_t launched)
+{
+	if (!coco_guest_state_name(state))
+		return -EINVAL;
+	_cleanup_stmt_ sqlite3_stmt *st = NULL;
+	if (prepare(s,
+		    "UPDATE guests SET state=?2, detail=?3, launched=CASE WHEN ?4 > 0 THEN ?4 "
+		    "ELSE launched END WHERE id=?1;",
+		    &st) < 0)
+		return -EIO;
+	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, coco_guest_state_name(state), -1, SQLITE_STATIC);
+	if (detail)
+		sqlite3_bind_text(st, 3, detail, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 4, launched);
+	if (sqlite3_step(st) != SQLITE_DONE)
+		return -EIO;
+	return sqlite3_changes(s->db) ? 0 : -ENOENT;
+}
+
+int coco_store_guest_delete(struct coco_store *s, const char *id)
+{
+	_cleanup_stmt_ sqlite3_stmt *st = NULL;
+	if (prepare(s, "DELETE FROM guests WHERE id=?1;", &st) < 0)
+		return -EIO;
+	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+	if (sqlite3_step(st) != SQLITE_DONE)
+		return -EIO;
+	return sqlite3_changes(s->db) ? 0 : -ENOENT;
+}
+
+void coco_guest_clear(struct coco_guest *g)
+{
+	free(g->request);
+	free(g->detail);
+	g->request = g->detail = NULL;
+}
+
+void coco_guests_free(struct coco_guest *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		coco_guest_clear(&v[i]);
+	free(v);
 }
 
 /* ---------------------------------------------------------------- idempotency */

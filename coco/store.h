@@ -168,3 +168,40 @@ int coco_store_vlek_put(struct coco_store *s, const struct coco_vlek_record *rec
 int coco_store_vlek_get(struct coco_store *s, struct coco_vlek_record *ret);
 /* -ENOENT when none was kept. */
 int coco_store_vlek_delete(struct coco_store *s);
+
+/* Confidential guests (cocod/svc_guest.c): one row per guest, name unique. `request` is the
+ * launch request as JSON (what a relaunch replays), `expected` the hex launch digest (SNP) or
+ * MRTD (TDX) the launch must produce. */
+enum coco_guest_state {
+	COCO_GUEST_LAUNCHING, /* recorded, launch in progress (journaled before the launch) */
+	COCO_GUEST_RUNNING,
+	COCO_GUEST_FAILED,  /* the launch failed (detail says why); nothing runs */
+	COCO_GUEST_STOPPED, /* was running; not relaunched (detail says why) */
+	COCO_GUEST_LOST,    /* the backend no longer knows it (libvirt domain gone) */
+};
+#define COCO_GUEST_LIST_MAX 4096
+struct coco_guest {
+	char id[37];
+	char name[65];
+	char tee[4];	 /* "snp" | "tdx" */
+	char backend[9]; /* "emulated" | "libvirt" */
+	char expected[97];
+	enum coco_guest_state state;
+	char *request; /* JSON; malloc'd on get/list */
+	char *detail;  /* may be NULL */
+	uint64_t platform_tcb; /* SNP reported TCB at launch; 0 for TDX */
+	int64_t created, launched; /* Unix seconds; launched 0 until a launch succeeded */
+};
+const char *coco_guest_state_name(enum coco_guest_state st);
+/* -EEXIST when the id or name is taken; -EINVAL for a malformed record. */
+int coco_store_guest_put(struct coco_store *s, const struct coco_guest *g);
+/* -ENOENT when absent; *ret owns its strings: coco_guest_clear(). */
+int coco_store_guest_get(struct coco_store *s, const char *id, struct coco_guest *ret);
+/* Oldest first; at most COCO_GUEST_LIST_MAX (-E2BIG beyond). coco_guests_free(). */
+int coco_store_guest_list(struct coco_store *s, struct coco_guest **ret, size_t *ret_n);
+/* launched > 0 also sets the launch time. -ENOENT when absent. */
+int coco_store_guest_set_state(struct coco_store *s, const char *id, enum coco_guest_state state,
+			       const char *detail, int64_t launched);
+int coco_store_guest_delete(struct coco_store *s, const char *id);
+void coco_guest_clear(struct coco_guest *g);
+void coco_guests_free(struct coco_guest *v, size_t n);

@@ -451,6 +451,8 @@ static bool doc_is_slow(enum svc_op op)
 		return svc_tdx_is_slow(op);
 	if (op >= SVC_ATTEST_FIRST && op < SVC_GUEST_FIRST)
 		return svc_attest_is_slow(op);
+	if (op >= SVC_GUEST_FIRST)
+		return svc_guest_is_slow(op);
 	return false;
 }
 
@@ -462,6 +464,8 @@ int svc_dispatch_async(void *ctx, const struct svc_req *req, struct svc_reply *r
 	reply->detail[0] = '\0';
 	if (req->op == SVC_SNP_MEASURE)
 		return snp_measure_submit(s, req, reply, complete, userdata);
+	if (req->op == SVC_GUEST_CREATE)
+		return svc_guest_submit(s, req, reply, complete, userdata);
 	if (svc_op_is_doc(req->op) && doc_is_slow(req->op)) {
 		struct doc_job *j = malloc(sizeof(*j));
 		if (!j) {
@@ -508,7 +512,7 @@ int svc_start(struct svc *s, struct coco_loop *loop, char *err, size_t errlen)
 		return r;
 	}
 	if ((r = svc_snp_start(s, err, errlen)) < 0 || (r = svc_attest_start(s, err, errlen)) < 0 ||
-	    (r = svc_tdx_start(s, err, errlen)) < 0)
+	    (r = svc_tdx_start(s, err, errlen)) < 0 || (r = svc_guest_start(s, err, errlen)) < 0)
 		return r;
 	return 0;
 }
@@ -524,6 +528,7 @@ void svc_drain(struct svc *s)
 
 void svc_stop(struct svc *s)
 {
+	svc_guest_stop(s);
 	svc_tdx_stop(s);
 	svc_attest_stop(s);
 	svc_snp_stop(s);
@@ -564,6 +569,10 @@ void svc_dispatch(void *ctx, const struct svc_req *req, struct svc_reply *reply)
 		}
 		if (req->op >= SVC_ATTEST_FIRST && req->op < SVC_GUEST_FIRST) {
 			svc_attest_dispatch(s, req, reply);
+			return;
+		}
+		if (req->op >= SVC_GUEST_FIRST && req->op <= SVC_DOC_LAST) {
+			svc_guest_dispatch(s, req, reply);
 			return;
 		}
 		break;

@@ -27,6 +27,7 @@ struct svc {
 	struct svc_snp *snp;
 	struct svc_attest *attest;
 	struct svc_tdx *tdx;
+	struct svc_guest *guest;
 	/* The TD-launch gate (tdxd/gate.h): TD launches hold it shared, a module update takes it
 	 * exclusive; closed for good once the module is lost. Created by svc_start. */
 	struct tdxd_gate *tdx_gate;
@@ -57,6 +58,9 @@ void svc_stop(struct svc *s);
 void svc_reply_error(struct svc_reply *r, enum svc_status st, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
+/* JSON values: hex of at most 64 bytes; a u64 as "0x" and 16 hex digits. */
+json_object *svc_hex_json(const uint8_t *b, size_t n);
+json_object *svc_tcb_json(uint64_t v);
 /* A failed SEV command as a reply (firmware status named, "needs Linux x.y", ...). */
 void svc_reply_sev_error(struct svc_reply *r, const char *what, uint32_t cmd, int e, uint32_t fw);
 /* The SEV firmware (read-write for commands that change it) and its status now; NULL with the
@@ -104,6 +108,14 @@ bool svc_idem_replay(struct svc *s, const struct svc_req *q, const char *op,
 		     struct svc_reply *r);
 void svc_idem_record(struct svc *s, const struct svc_req *q, const char *op,
 		     const struct svc_reply *r);
+/* Guests (cocod/svc_guest.c). svc_guest_start reconciles the recorded guests (relaunching
+ * emulated ones); svc_guest_submit queues a launch (POST /v1/guests) on measure_q. */
+int svc_guest_start(struct svc *s, char *err, size_t errlen);
+void svc_guest_stop(struct svc *s);
+bool svc_guest_is_slow(enum svc_op op);
+void svc_guest_dispatch(struct svc *s, const struct svc_req *q, struct svc_reply *r);
+int svc_guest_submit(struct svc *s, const struct svc_req *q, struct svc_reply *r,
+		     void (*complete)(void *), void *userdata);
 /* Loop thread: hand a table rebuilt on a worker to the VMM socket. */
 void svc_snp_loop_sync(struct svc *s);
 /* Around a firmware change that alters what the table must say (SNP_COMMIT, SNP_SET_CONFIG):

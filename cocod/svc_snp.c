@@ -697,7 +697,7 @@ bool svc_snp_is_slow(enum svc_op op)
 
 /* ---- documents ---- */
 
-static json_object *hex_json(const uint8_t *b, size_t n)
+json_object *svc_hex_json(const uint8_t *b, size_t n)
 {
 	char h[2 * 64 + 1];
 	if (n > 64)
@@ -706,7 +706,7 @@ static json_object *hex_json(const uint8_t *b, size_t n)
 	return json_object_new_string(h);
 }
 
-static json_object *tcb_json(uint64_t v)
+json_object *svc_tcb_json(uint64_t v)
 {
 	char h[24];
 	snprintf(h, sizeof(h), "0x%016llx", (unsigned long long)v);
@@ -740,7 +740,7 @@ static json_object *cert_json(const struct coco_cert_record *rec)
 	if (rec->key.hwid[0])
 		json_object_object_add(o, "hwid", json_object_new_string(rec->key.hwid));
 	if (rec->key.kind == COCO_CERT_VCEK || rec->key.kind == COCO_CERT_VLEK)
-		json_object_object_add(o, "tcb", tcb_json(rec->key.tcb));
+		json_object_object_add(o, "tcb", svc_tcb_json(rec->key.tcb));
 	json_object_object_add(o, "source",
 			       json_object_new_string(coco_cert_source_name(rec->source)));
 	json_object_object_add(o, "cached_at", json_object_new_int64(rec->fetched_at));
@@ -748,7 +748,7 @@ static json_object *cert_json(const struct coco_cert_record *rec)
 			       json_object_new_int64(rec->not_after));
 	uint8_t fp[SHA256_DIGEST_LENGTH];
 	SHA256(rec->der, rec->der_len, fp);
-	json_object_object_add(o, "sha256", hex_json(fp, sizeof(fp)));
+	json_object_object_add(o, "sha256", svc_hex_json(fp, sizeof(fp)));
 	json_object_object_add(o, "size", json_object_new_int64((int64_t)rec->der_len));
 	if (rec->key.kind != COCO_CERT_CRL) {
 		const uint8_t *p = rec->der;
@@ -781,7 +781,7 @@ static json_object *table_state_json(struct svc_snp *n)
 	if (n->blob) {
 		json_object_object_add(t, "chain",
 				       json_object_new_string(n->served_for.vlek ? "vlek" : "vcek"));
-		json_object_object_add(t, "reported_tcb", tcb_json(n->served_for.reported_tcb));
+		json_object_object_add(t, "reported_tcb", svc_tcb_json(n->served_for.reported_tcb));
 		json_object_object_add(t, "entries", json_object_new_int((int)n->n_entries));
 		json_object_object_add(t, "size", json_object_new_int64((int64_t)n->len));
 		json_object_object_add(t, "complete", json_object_new_boolean(n->served_complete));
@@ -982,7 +982,7 @@ static int import_one(struct svc *s, json_object *item, json_object *done, char 
 	if (k.hwid[0])
 		json_object_object_add(o, "hwid", json_object_new_string(k.hwid));
 	if (k.kind == COCO_CERT_VCEK || k.kind == COCO_CERT_VLEK)
-		json_object_object_add(o, "tcb", tcb_json(k.tcb));
+		json_object_object_add(o, "tcb", svc_tcb_json(k.tcb));
 	json_object_array_add(done, o);
 	return 0;
 }
@@ -1041,11 +1041,11 @@ static void vlek_status(struct svc *s, struct svc_reply *r)
 	}
 	json_object *o = json_object_new_object();
 	json_object_object_add(o, "loaded", json_object_new_boolean(plat.vlek));
-	json_object_object_add(o, "reported_tcb", tcb_json(plat.reported_tcb));
+	json_object_object_add(o, "reported_tcb", svc_tcb_json(plat.reported_tcb));
 	struct coco_vlek_record rec;
 	if (coco_store_vlek_get(s->store, &rec) == 0) {
 		json_object *k = json_object_new_object();
-		json_object_object_add(k, "tcb", tcb_json(rec.tcb));
+		json_object_object_add(k, "tcb", svc_tcb_json(rec.tcb));
 		json_object_object_add(k, "product", json_object_new_string(rec.product));
 		json_object_object_add(k, "loaded_at", json_object_new_int64(rec.loaded_at));
 		json_object_object_add(k, "loaded_by", json_object_new_string(rec.actor));
@@ -1147,7 +1147,7 @@ static void vlek_post(struct svc *s, const struct svc_req *q, struct svc_reply *
 	json_object *o = json_object_new_object();
 	json_object_object_add(o, "operation", json_object_new_string(id));
 	json_object_object_add(o, "loaded", json_object_new_boolean(true));
-	json_object_object_add(o, "tcb", tcb_json(tcb));
+	json_object_object_add(o, "tcb", svc_tcb_json(tcb));
 	json_object_object_add(o, "kept", json_object_new_boolean(e == 0));
 	json_object_object_add(o, "table", table_state_json(n));
 	r->doc.json = o;

@@ -4,7 +4,9 @@
 
 #include "coco/tdx/blobgen.h"
 #include "coco/util.h"
+#include "hv/emul/kvm.h"
 #include "hv/emul/psp.h"
+#include "hv/kvm.h"
 #include "hv/emul/tdx_kernel.h"
 #include "hv/emul/tdx_module.h"
 #include "hv/sev.h"
@@ -24,6 +26,10 @@ struct hv_platform {
 	struct hv_tdx *tdx;
 	struct emul_tdx_module *tdx_module;
 	struct emul_tdx_kernel *tdx_kernel;
+	/* KVM for guest launches: native /dev/kvm, or the emulated KVM in front of the emulated
+	 * PSP and TDX module. */
+	struct emul_kvm *ek;
+	struct hv_kvm *kvm;
 };
 
 static int fail(char *err, size_t errlen, int r, const char *what)
@@ -99,7 +105,17 @@ int hv_platform_open(const struct hv_platform_params *prm, struct hv_platform **
 		p->sev_rw = p->sev;
 		if ((r = emul_tdx_start(p, prm->state_dir, err, errlen)) < 0)
 			goto bad;
+		if ((r = emul_kvm_new_psp(p->psp, &p->ek)) < 0 ||
+		    (r = hv_kvm_open_emulated(p->ek, &p->kvm)) < 0) {
+			fail(err, errlen, r, "emulated KVM");
+			goto bad;
+		}
+		emul_kvm_set_tdx_module(p->ek, p->tdx_module);
 	} else {
+		if ((r = hv_kvm_open_native(p->dev_root, &p->kvm)) < 0) {
+			fail(err, errlen, r, "KVM");
+			goto bad;
+		}
 		if ((r = hv_sev_open_native(p->dev_root, false, &p->sev)) < 0)
 			p->sev_errno = -r; /* no /dev/sev: the probe and each command say so */
 		if ((r = hv_tdx_open(p->sysfs_root, NULL, &p->tdx)) < 0) {
@@ -118,6 +134,8 @@ void hv_platform_close(struct hv_platform *p)
 {
 	if (!p)
 		return;
+	hv_kvm_free(p->kvm); /* guests launched on it are gone by now */
+	emul_kvm_free(p->ek);
 	if (p->sev_rw != p->sev)
 		hv_sev_free(p->sev_rw);
 	hv_sev_free(p->sev);
@@ -179,6 +197,40 @@ struct hv_tdx *hv_platform_tdx(struct hv_platform *p)
 struct emul_tdx_kernel *hv_platform_emul_tdx_kernel(struct hv_platform *p)
 {
 	return p->tdx_kernel;
+}
+
+struct hv_kvm *hv_platform_kvm(struct hv_platform *p)
+{
+	return p->kvm;
+}
+
+int hv_platform_snp_hv_report(struct hv_platform *p, int vm_fd, uint8_t ret[HV_SNP_REPORT_SIZE],
+			      uint32_t *ret_fw_error, char *err, size_t errlen)
+{
+	if (!p->ek) {
+		snprintf(err, errlen,
+			 "SNP_HV_REPORT_REQ: the kernel does not expose it to userspace (no KVM "
+			 "ioctl for host-requested reports); the guest's own report is the evidence");
+		return -EOPNOTSUPP;
+	}
+	uint32_t handle;
+	int r = emul_kvm_snp_handle(p->ek, vm_fd, &handle);
+	if (r < 0) {
+		snprintf(err, errlen, "SNP_HV_REPORT_REQ: no SNP guest on this VM (%s)", strerror(-r));
+		return r;
+	}
+	if ((r = emul_psp_snp_hv_report(p->psp, handle, ret, ret_fw_error)) < 0)
+		snprintf(err, errlen, "SNP_HV_REPORT_REQ: %s", strerror(-r));
+	return r;
+}
+
+int hv_platform_snp_launch_digest(struct hv_platform *p, int vm_fd, uint8_t ret[48])
+{
+	if (!p->ek)
+		return -EOPNOTSUPP;
+	uint32_t handle;
+	int r = emul_kvm_snp_handle(p->ek, vm_fd, &handle);
+	return r < 0 ? r : emul_psp_snp_launch_digest(p->psp, handle, ret);
 }
 
 struct emul_amd_pki *hv_platform_emul_pki(struct hv_platform *p)

@@ -68,6 +68,20 @@ struct hv_tdx *hv_platform_tdx(struct hv_platform *p);
 struct emul_tdx_kernel *hv_platform_emul_tdx_kernel(struct hv_platform *p);
 /* The emulated platform's AMD PKI (its KDS and root); NULL on native. */
 struct emul_amd_pki *hv_platform_emul_pki(struct hv_platform *p);
+struct hv_kvm;
+/* KVM for guest launches (hv/snp_launch.h, hv/tdx_launch.h): native /dev/kvm (opened per use),
+ * or the emulated KVM whose SNP firmware is the emulated PSP and whose TDX module is the
+ * emulated one. Borrowed; valid until hv_platform_close (free every guest before). */
+struct hv_kvm *hv_platform_kvm(struct hv_platform *p);
+#define HV_SNP_REPORT_SIZE 1184
+/* SNP_HV_REPORT_REQ (SNP ABI 1.57): a host-requested attestation report (VMPL 0xFFFFFFFF,
+ * REPORT_DATA zero: the command carries none) for the SNP guest on vm_fd. The emulated
+ * platform's PSP answers; on native hosts -EOPNOTSUPP (the kernel has no ioctl for it). */
+int hv_platform_snp_hv_report(struct hv_platform *p, int vm_fd, uint8_t ret[HV_SNP_REPORT_SIZE],
+			      uint32_t *ret_fw_error, char *err, size_t errlen);
+/* The launch digest the firmware computed for the SNP guest on vm_fd (emulated only: the PSP
+ * tells; -EOPNOTSUPP on native, where the guest's report carries it). */
+int hv_platform_snp_launch_digest(struct hv_platform *p, int vm_fd, uint8_t ret[48]);
 /* The TDX fields of a host summary, read through hv/tdx.c. */
 void hv_host_info_fill_tdx(struct hv_tdx *t, struct hv_host_info *h);
 

@@ -149,6 +149,16 @@ static int file_sha256(struct sevd_measure_cache *c, const char *path, uint8_t o
 	return 0;
 }
 
+int sevd_measure_file_sha256(struct sevd_measure_cache *c, const char *path, uint8_t out[32],
+			     bool *ret_cached)
+{
+	bool cached = false;
+	int r = file_sha256(c, path, out, &cached);
+	if (r == 0 && ret_cached)
+		*ret_cached = cached;
+	return r;
+}
+
 static void fw_evict(struct sevd_measure_cache *c, struct fw_entry *e)
 {
 	c->fw_bytes -= e->size;

@@ -39,6 +39,10 @@ void sevd_measure_cache_free(struct sevd_measure_cache *c);
 int sevd_measure(struct sevd_measure_cache *c, char *const *image_dirs, size_t n_dirs,
 		 const struct sevd_measure_req *req, struct sevd_measure_reply *reply, char *err,
 		 size_t errlen);
+/* SHA-256 of a resolved kernel/initrd path through the cache (the same entries sevd_measure
+ * uses): what a launch's kernel-hashes page needs, without hashing the file again. */
+int sevd_measure_file_sha256(struct sevd_measure_cache *c, const char *path, uint8_t out[32],
+			     bool *ret_cached);
 /* Resolve `name` inside one of the directories (no "..", symlinks may not escape). */
 int sevd_resolve_image(char *const *dirs, size_t n_dirs, const char *name, char out[PATH_MAX],
 		       char *err, size_t errlen);

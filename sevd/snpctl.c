@@ -1,4 +1,5 @@
 /* snpctl: the host operator's SEV-SNP tool. Talks to cocod over its Unix socket. */
+#include "api/cli_guest.h"
 #include "api/cli_status.h"
 #include "coco/util.h"
 #include "sevd/snpctl.h"
@@ -93,6 +94,11 @@ static int cmd_commit(struct cli *cli, int argc, char **argv)
 	return snpctl_commit(cli, &commands[3], argc, argv);
 }
 
+static int cmd_guest(struct cli *cli, int argc, char **argv)
+{
+	return cli_guest_run(cli, "snp", argc, argv);
+}
+
 static const struct cli_command commands[] = {
 	{"status", "show the host's SEV-SNP state", status_usage, cmd_status},
 	{"measure", "compute a guest's launch digest (offline; sev-snp-measure flags)",
@@ -113,6 +119,7 @@ static const struct cli_command commands[] = {
 	 snpctl_verify_usage, snpctl_verify},
 	{"report", "show an attestation report's fields (offline): report show FILE",
 	 snpctl_report_usage, snpctl_report},
+	{"guest", "launch, list, show or destroy SEV-SNP guests", cli_guest_usage_snp, cmd_guest},
 };
 
 int main(int argc, char **argv)

@@ -1,4 +1,5 @@
 /* tdxctl: the host operator's Intel TDX tool. Talks to cocod over its Unix socket. */
+#include "api/cli_guest.h"
 #include "api/cli_status.h"
 #include "coco/util.h"
 #include "tdxd/measure.h"
@@ -63,6 +64,11 @@ static int cmd_status(struct cli *cli, int argc, char **argv)
 			      print_tdx);
 }
 
+static int cmd_guest(struct cli *cli, int argc, char **argv)
+{
+	return cli_guest_run(cli, "tdx", argc, argv);
+}
+
 static const struct cli_command commands[] = {
 	{"status", "show the host's TDX state", status_usage, cmd_status},
 	{"module", "list, plan and run runtime TDX module updates; their history",
@@ -72,6 +78,7 @@ static const struct cli_command commands[] = {
 	{"quote", "show a TD quote or TDREPORT and check reference values (offline): quote show "
 		  "FILE",
 	 tdxctl_quote_usage, tdxctl_quote},
+	{"guest", "launch, list, show or destroy TD guests", cli_guest_usage_tdx, cmd_guest},
 };
 
 int main(int argc, char **argv)

@@ -354,3 +354,17 @@ const char *json_path(json_object *o, const char *path)
 			return NULL;
 	return json_object_get_string(cur);
 }
+
+void daemon_wait_cert_table(struct daemon *d)
+{
+	for (int i = 0; i < 200; i++) {
+		struct reply r;
+		http(d, "GET", "/v1/snp/certs", NULL, &r);
+		bool done = r.status == 200 && strstr(r.body, "\"complete\":true");
+		reply_free(&r);
+		if (done)
+			return;
+		usleep(50000);
+	}
+	ck_abort_msg("the certificate cache did not fill in 10 s");
+}

@@ -59,3 +59,5 @@ json_object *http_json(struct daemon *d, const char *method, const char *path, c
 /* The member at a dotted path ("table.complete") as a string; NULL when absent. */
 const char *json_path(json_object *o, const char *path);
 char *slurp(const char *path);
+/* Wait (bounded, 10 s) until GET /v1/snp/certs says the table is complete. */
+void daemon_wait_cert_table(struct daemon *d);

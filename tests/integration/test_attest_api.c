@@ -50,22 +50,6 @@ static char *pem_json(const char *rel)
 	return out;
 }
 
-static void wait_table(void)
-{
-	const char *h[] = {NULL};
-	(void)h;
-	for (int i = 0; i < 200; i++) {
-		struct reply r;
-		http(&d, "GET", "/v1/snp/certs", NULL, &r);
-		bool done = r.status == 200 && strstr(r.body, "\"complete\":true");
-		reply_free(&r);
-		if (done)
-			return;
-		usleep(50000);
-	}
-	ck_abort_msg("the certificate cache did not fill in 10 s");
-}
-
 /* A report from an emulated PSP on the daemon's state directory: same chip, TCB and keys. */
 static char *emulated_report(void)
 {
@@ -87,7 +71,7 @@ START_TEST(snp_reports)
 {
 	daemon_config(&d, "kds_base_url = emulated\nsnp_trust_emulated_root = yes\n");
 	daemon_start(&d);
-	wait_table();
+	daemon_wait_cert_table(&d);
 	char body[16384];
 	_cleanup_free_ char *genoa = b64_file("tests/data/snp/reports/genoa/report.bin");
 	_cleanup_free_ char *vcek = b64_file("tests/data/snp/reports/genoa/vcek.der");

@@ -31,6 +31,7 @@ START_TEST(minimal_defaults)
 	ck_assert_uint_eq(cfg->listen_unix_mode, 0660);
 	ck_assert_ptr_null(cfg->listen_tcp);
 	ck_assert_str_eq(cfg->kds_base_url, "https://kdsintf.amd.com");
+	ck_assert_ptr_null(cfg->libvirt_uri);
 	ck_assert_int_eq(cfg->log_level, LOG_INFO);
 	ck_assert_uint_eq(cfg->api_max_body, 1u << 20);
 	ck_assert_int_eq(cfg->unix_default_role, COCO_ROLE_READER);
@@ -67,6 +68,7 @@ START_TEST(full_config)
 			"listen_tcp = [::1]:8443\n"
 			"token_file = /etc/cocod/tokens\n"
 			"kds_base_url = http://proxy.local:8080/kds///\n"
+			"libvirt_uri = qemu+ssh://h/system\n"
 			"log_level = debug\n"
 			"api_max_body = 4096\n"
 			"api_max_connections = 8\n"
@@ -79,6 +81,7 @@ START_TEST(full_config)
 	ck_assert_uint_eq(cfg->listen_unix_mode, 0600);
 	ck_assert_str_eq(cfg->listen_tcp, "[::1]:8443");
 	ck_assert_str_eq(cfg->kds_base_url, "http://proxy.local:8080/kds");
+	ck_assert_str_eq(cfg->libvirt_uri, "qemu+ssh://h/system");
 	ck_assert_int_eq(cfg->log_level, LOG_DEBUG);
 	ck_assert_uint_eq(cfg->api_max_body, 4096);
 	ck_assert_uint_eq(cfg->api_max_connections, 8);
@@ -132,6 +135,9 @@ static const struct {
 	/* Found by tests/fuzz/fuzz_config: a scheme with no host used to be stored as "https:". */
 	{"platform = native\nkds_base_url = https://\n", "t.conf:2: key 'kds_base_url': 'https://' is not an http(s) URL with a host"},
 	{"platform = native\nkds_base_url = http:///x\n", "key 'kds_base_url'"},
+	{"platform = native\nlibvirt_uri = qemu\n", "t.conf:2: key 'libvirt_uri': 'qemu' is not a libvirt URI"},
+	{"platform = native\nlibvirt_uri = :/x\n", "key 'libvirt_uri'"},
+	{"platform = native\nlibvirt_uri = qemu:///sys\"tem\n", "key 'libvirt_uri'"},
 	{"platform = emulated\nlisten_unix =\n", "key 'listen_unix': no listener"},
 	{"platform = native\nsnp_vlek_url = https://csp/{hwid}\n", "t.conf:2: key 'snp_vlek_url': 'https://csp/{hwid}' is not an http(s) URL template"},
 	{"platform = native\nsnp_vlek_url = https://csp/{tcb\n", "key 'snp_vlek_url'"},

@@ -293,6 +293,73 @@ START_TEST(base64_hostile)
 }
 END_TEST
 
+/* Migration 5: guests put/get/list/state/delete; the name is unique; bad records refused. */
+START_TEST(store_guests)
+{
+	mk_tmp();
+	char err[256], dir[128];
+	snprintf(dir, sizeof(dir), "%s/state", tmpdir);
+	struct coco_store *s;
+	ck_assert_msg(coco_store_open(dir, &s, err, sizeof(err)) == 0, "%s", err);
+	int v;
+	ck_assert_int_eq(coco_store_schema_version(s, &v), 0);
+	ck_assert_int_ge(v, 5);
+	struct coco_guest g = {.id = "11111111-2222-4333-8444-555555555555", .name = "web-1",
+			       .tee = "snp", .backend = "emulated", .state = COCO_GUEST_LAUNCHING,
+			       .request = "{\"name\":\"web-1\"}", .platform_tcb = 0x1234,
+			       .created = 100};
+	memset(g.expected, 'a', 96);
+	ck_assert_int_eq(coco_store_guest_put(s, &g), 0);
+	/* same name, other id: refused, nothing stored */
+	struct coco_guest dup = g;
+	memcpy(dup.id, "11111111-2222-4333-8444-666666666666", 37);
+	ck_assert_int_eq(coco_store_guest_put(s, &dup), -EEXIST);
+	struct coco_guest bad = g;
+	memcpy(bad.tee, "sev", 4);
+	ck_assert_int_eq(coco_store_guest_put(s, &bad), -EINVAL);
+	bad = g;
+	bad.request = NULL;
+	ck_assert_int_eq(coco_store_guest_put(s, &bad), -EINVAL);
+
+	ck_assert_int_eq(coco_store_guest_set_state(s, g.id, COCO_GUEST_RUNNING, NULL, 200), 0);
+	ck_assert_int_eq(coco_store_guest_set_state(s, dup.id, COCO_GUEST_RUNNING, NULL, 0),
+			 -ENOENT);
+	struct coco_guest got;
+	ck_assert_int_eq(coco_store_guest_get(s, g.id, &got), 0);
+	ck_assert_str_eq(got.name, "web-1");
+	ck_assert_str_eq(got.tee, "snp");
+	ck_assert_str_eq(got.backend, "emulated");
+	ck_assert_str_eq(got.expected, g.expected);
+	ck_assert_str_eq(got.request, g.request);
+	ck_assert_int_eq(got.state, COCO_GUEST_RUNNING);
+	ck_assert_ptr_null(got.detail);
+	ck_assert_uint_eq(got.platform_tcb, 0x1234);
+	ck_assert_int_eq(got.created, 100);
+	ck_assert_int_eq(got.launched, 200);
+	coco_guest_clear(&got);
+	/* a state change without a launch time keeps it */
+	ck_assert_int_eq(coco_store_guest_set_state(s, g.id, COCO_GUEST_STOPPED, "why", 0), 0);
+	ck_assert_int_eq(coco_store_guest_put(s, &dup), -EEXIST);
+	memcpy(dup.name, "web-2", 6);
+	dup.created = 150;
+	ck_assert_int_eq(coco_store_guest_put(s, &dup), 0);
+	struct coco_guest *list;
+	size_t n;
+	ck_assert_int_eq(coco_store_guest_list(s, &list, &n), 0);
+	ck_assert_uint_eq(n, 2);
+	ck_assert_str_eq(list[0].name, "web-1");
+	ck_assert_int_eq(list[0].state, COCO_GUEST_STOPPED);
+	ck_assert_str_eq(list[0].detail, "why");
+	ck_assert_int_eq(list[0].launched, 200);
+	ck_assert_str_eq(list[1].name, "web-2");
+	coco_guests_free(list, n);
+	ck_assert_int_eq(coco_store_guest_delete(s, g.id), 0);
+	ck_assert_int_eq(coco_store_guest_delete(s, g.id), -ENOENT);
+	ck_assert_int_eq(coco_store_guest_get(s, g.id, &got), -ENOENT);
+	coco_store_close(s);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("core");
@@ -302,6 +369,7 @@ int main(void)
 	suite_add_tcase(s, tc);
 	tc = tcase_create("store");
 	tcase_add_test(tc, store_operations);
+	tcase_add_test(tc, store_guests);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("auth");
 	tcase_add_test(tc, auth_roles);
