@@ -244,6 +244,13 @@ void coco_store_close(struct coco_store *s)
 static void finalizep(sqlite3_stmt **st) { sqlite3_finalize(*st); }
 #define _cleanup_stmt_ _cleanup_(finalizep)
 
+/* Step a single-row query: 0 with the row ready, -ENOENT when there is none, -EIO. */
+static int step_row(sqlite3_stmt *st)
+{
+	int rc = sqlite3_step(st);
+	return rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? -ENOENT : -EIO;
+}
+
 static int prepare(struct coco_store *s, const char *sql, sqlite3_stmt **ret)
 {
 	return sqlite3_prepare_v2(s->db, sql, -1, ret, NULL) == SQLITE_OK ? 0 : -EIO;
@@ -318,11 +325,9 @@ int coco_store_op_get(struct coco_store *s, const char *id, struct coco_operatio
 		    &st) < 0)
 		return -EIO;
 	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-	int rc = sqlite3_step(st);
-	if (rc == SQLITE_DONE)
-		return -ENOENT;
-	if (rc != SQLITE_ROW)
-		return -EIO;
+	int rc = step_row(st);
+	if (rc < 0)
+		return rc;
 	struct coco_operation op = {0};
 	snprintf(op.id, sizeof(op.id), "%s", (const char *)sqlite3_column_text(st, 0));
 	snprintf(op.kind, sizeof(op.kind), "%s", (const char *)sqlite3_column_text(st, 1));
@@ -511,11 +516,9 @@ int coco_store_cert_get(struct coco_store *s, const struct coco_cert_key *key,
 		    &st) < 0)
 		return -EIO;
 	bind_cert_key(st, key);
-	int rc = sqlite3_step(st);
-	if (rc == SQLITE_DONE)
-		return -ENOENT;
-	if (rc != SQLITE_ROW)
-		return -EIO;
+	int rc = step_row(st);
+	if (rc < 0)
+		return rc;
 	return cert_row(st, ret);
 }
 
@@ -851,11 +854,9 @@ int coco_store_vlek_get(struct coco_store *s, struct coco_vlek_record *ret)
 	if (prepare(s, "SELECT hashstick, tcb, product, loaded_at, actor FROM snp_vlek WHERE id=1;",
 		    &st) < 0)
 		return -EIO;
-	int rc = sqlite3_step(st);
-	if (rc == SQLITE_DONE)
-		return -ENOENT;
-	if (rc != SQLITE_ROW)
-		return -EIO;
+	int rc = step_row(st);
+	if (rc < 0)
+		return rc;
 	const void *hs = sqlite3_column_blob(st, 0);
 	const char *product = (const char *)sqlite3_column_text(st, 2);
 	const char *actor = (const char *)sqlite3_column_text(st, 4);
@@ -979,11 +980,9 @@ int coco_store_guest_get(struct coco_store *s, const char *id, struct coco_guest
 	if (prepare(s, GUEST_COLUMNS "WHERE id=?1;", &st) < 0)
 		return -EIO;
 	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-	int rc = sqlite3_step(st);
-	if (rc == SQLITE_DONE)
-		return -ENOENT;
-	if (rc != SQLITE_ROW)
-		return -EIO;
+	int rc = step_row(st);
+	if (rc < 0)
+		return rc;
 	return guest_row(st, ret);
 }
 
@@ -1061,11 +1060,9 @@ int coco_store_idem_get(struct coco_store *s, const char *key, const char *actor
 		return -EIO;
 	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 2, actor, -1, SQLITE_STATIC);
-	int rc = sqlite3_step(st);
-	if (rc == SQLITE_DONE)
-		return -ENOENT;
-	if (rc != SQLITE_ROW)
-		return -EIO;
+	int rc = step_row(st);
+	if (rc < 0)
+		return rc;
 	const char *op = (const char *)sqlite3_column_text(st, 0);
 	const void *h = sqlite3_column_blob(st, 1);
 	const char *loc = (const char *)sqlite3_column_text(st, 3);

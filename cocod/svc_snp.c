@@ -110,6 +110,22 @@ static int emul_fetcher(void *ud, const char *url, kds_validate_fn validate, voi
 	return 0;
 }
 
+/* The vlek_fetch contract: x as malloc'd DER (x is freed). */
+static int x509_take_der(X509 *x, uint8_t **ret, size_t *ret_len)
+{
+	unsigned char *d = NULL;
+	int n = i2d_X509(x, &d);
+	X509_free(x);
+	if (n <= 0 || !(*ret = malloc((size_t)n))) {
+		OPENSSL_free(d);
+		return -ENOMEM;
+	}
+	memcpy(*ret, d, (size_t)n);
+	*ret_len = (size_t)n;
+	OPENSSL_free(d);
+	return 0;
+}
+
 static int emul_vlek_fetch(void *ud, uint64_t tcb, uint8_t **ret_der, size_t *ret_len, char *err,
 			   size_t errlen)
 {
@@ -120,20 +136,7 @@ static int emul_vlek_fetch(void *ud, uint64_t tcb, uint8_t **ret_der, size_t *re
 			 (unsigned long long)tcb, strerror(-r));
 		return r;
 	}
-	unsigned char *d = NULL;
-	int n = i2d_X509(x, &d);
-	X509_free(x);
-	if (n <= 0)
-		return -ENOMEM;
-	*ret_der = malloc((size_t)n);
-	if (!*ret_der) {
-		OPENSSL_free(d);
-		return -ENOMEM;
-	}
-	memcpy(*ret_der, d, (size_t)n);
-	*ret_len = (size_t)n;
-	OPENSSL_free(d);
-	return 0;
+	return x509_take_der(x, ret_der, ret_len);
 }
 
 /* A body from the CSP VLEK interface: one certificate, DER or PEM (the chain and TCB checks
@@ -169,17 +172,7 @@ static int csp_vlek_fetch(void *ud, uint64_t tcb, uint8_t **ret_der, size_t *ret
 		return r;
 	}
 	free(body);
-	unsigned char *d = NULL;
-	int dl = i2d_X509(x, &d);
-	X509_free(x);
-	if (dl <= 0 || !(*ret_der = malloc((size_t)dl))) {
-		OPENSSL_free(d);
-		return -ENOMEM;
-	}
-	memcpy(*ret_der, d, (size_t)dl);
-	*ret_len = (size_t)dl;
-	OPENSSL_free(d);
-	return 0;
+	return x509_take_der(x, ret_der, ret_len);
 }
 
 /* ---- the platform as the table must describe it ---- */

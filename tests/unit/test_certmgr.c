@@ -384,7 +384,8 @@ START_TEST(vcek_slow_times_out)
 	uint64_t t0 = now_ns();
 	vcek_refused(&f, "timed out", 4);
 	double ms = (double)(now_ns() - t0) / 1e6;
-	ck_assert_msg(ms < 9000, "the time bound did not hold: %.0f ms", ms);
+	/* Three 2 s attempts: the fetch ends well inside its 10 s total bound, even loaded. */
+	ck_assert_msg(ms >= 5900 && ms < 10500, "the time bounds did not hold: %.0f ms", ms);
 	fixture_stop(&f);
 }
 END_TEST
