@@ -706,7 +706,11 @@ int amd_crl_check(X509_CRL *crl, X509 *ark, X509 *const *certs, size_t n, time_t
 	}
 	const ASN1_TIME *last = X509_CRL_get0_lastUpdate(crl),
 			*next = X509_CRL_get0_nextUpdate(crl);
-	if (!last || X509_cmp_time(last, &now) > 0)
+	/* A CRL issued a moment after our clock reading (the fetch ran after the
+	 * caller took "now", or the host clock lags KDS by seconds) is not "from
+	 * the future": allow AMD_CLOCK_SKEW_S, as for certificate notBefore. */
+	time_t skewed = now + AMD_CLOCK_SKEW_S;
+	if (!last || X509_cmp_time(last, &skewed) > 0)
 		return set_error(err, errlen, -EKEYREJECTED, "CRL: thisUpdate is in the future");
 	if (!next)
 		return set_error(err, errlen, -EKEYREJECTED, "CRL: no nextUpdate");

@@ -76,8 +76,11 @@ int amd_vek_ext_parse(const X509 *vek, struct amd_vek_ext *ret, char *err, size_
 int amd_vek_check(const struct amd_vek_ext *ext, enum snp_product product, const uint8_t *chip_id,
 		  const struct snp_tcb *tcb, char *err, size_t errlen);
 
+/* Clock skew tolerated for a CRL's thisUpdate (seconds). */
+#define AMD_CLOCK_SKEW_S 300
+
 /* The ARK's CRL: RSA-PSS parameters as above, issuer is the ARK, signature verifies with the
- * ARK's key, thisUpdate <= now < nextUpdate (nextUpdate required), and none of certs[n] (ASK,
+ * ARK's key, thisUpdate <= now + AMD_CLOCK_SKEW_S, now < nextUpdate (nextUpdate required), and none of certs[n] (ASK,
  * ASVK, VCEK, VLEK: by serial) is listed. -EBADMSG / -EKEYREJECTED naming the check;
  * a revoked certificate's error names its subject CN and serial. */
 int amd_crl_check(X509_CRL *crl, X509 *ark, X509 *const *certs, size_t n, time_t now, char *err,

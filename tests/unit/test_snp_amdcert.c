@@ -426,6 +426,9 @@ START_TEST(emulated)
 	ck_assert_msg(amd_crl_check(crl, ark, certs, 2, now, err, sizeof(err)) == 0, "%s", err);
 	EXPECT_FAIL(amd_crl_check(crl, ark, certs, 2, now + 8 * 86400, ERR), "nextUpdate");
 	EXPECT_FAIL(amd_crl_check(crl, ark, certs, 2, now - 86400, ERR), "thisUpdate");
+	/* Issued a few seconds after our clock reading: within the skew; beyond it: refused. */
+	ck_assert_int_eq(amd_crl_check(crl, ark, certs, 2, now - 5, NULL, 0), 0);
+	EXPECT_FAIL(amd_crl_check(crl, ark, certs, 2, now - AMD_CLOCK_SKEW_S - 2, ERR), "thisUpdate");
 	EXPECT_FAIL(amd_crl_check(crl, rark, certs, 2, now, ERR), "signature does not verify");
 	/* Through DER, as KDS serves it. */
 	unsigned char *der = NULL;
