@@ -1,8 +1,11 @@
+/* coco_sha256_mapped uses OpenSSL's low-level SHA-256 on purpose: see there. */
+#define OPENSSL_SUPPRESS_DEPRECATED
 #include "coco/filehash.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <openssl/evp.h>
+#include <openssl/sha.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -158,23 +161,37 @@ out:
 #define STREAM_PAGE 4096u
 #define CACHE_LINE 64u
 
-int coco_sha256_mapped(const uint8_t *data, size_t size, uint8_t out[32])
+/* How often the hashing thread reports progress to coco_sha256_join_releasing(). */
+#define RELEASE_CHUNK (8u << 20)
+
+static int sha256_stream(const uint8_t *data, size_t size, uint8_t out[32],
+			 struct coco_hash_thread *t)
 {
-	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-	int r = -ENOMEM;
-	if (!ctx || EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1)
-		goto out;
+	/* SHA256_Init and friends (deprecated, still shipped by OpenSSL 3) run the same SHA-NI
+	 * code as EVP without fetching from a provider: the critical-path thread does not wait
+	 * for the library's first-use initialisation (config, providers: ~1 ms per process). */
+	SHA256_CTX c;
+	if (SHA256_Init(&c) != 1)
+		return -EIO;
 	for (size_t off = 0; off < size; off += STREAM_PAGE) {
 		size_t n = size - off < STREAM_PAGE ? size - off : STREAM_PAGE;
 		if (size - off >= 2 * STREAM_PAGE)
 			for (size_t l = 0; l < STREAM_PAGE; l += CACHE_LINE)
 				__builtin_prefetch(data + off + STREAM_PAGE + l);
-		EVP_DigestUpdate(ctx, data + off, n);
+		SHA256_Update(&c, data + off, n);
+		if (t && (off + n) % RELEASE_CHUNK == 0) {
+			pthread_mutex_lock(&t->lock);
+			t->progress = off + n;
+			pthread_cond_signal(&t->cond);
+			pthread_mutex_unlock(&t->lock);
+		}
 	}
-	r = EVP_DigestFinal_ex(ctx, out, NULL) == 1 ? 0 : -EIO;
-out:
-	EVP_MD_CTX_free(ctx);
-	return r;
+	return SHA256_Final(out, &c) == 1 ? 0 : -EIO;
+}
+
+int coco_sha256_mapped(const uint8_t *data, size_t size, uint8_t out[32])
+{
+	return sha256_stream(data, size, out, NULL);
 }
 
 static void *hash_thread(void *arg)
@@ -183,8 +200,24 @@ static void *hash_thread(void *arg)
 	if (t->path)
 		t->result = coco_sha256_file(t->path, t->digest, &t->id);
 	else
-		t->result = coco_sha256_mapped(t->data, t->size, t->digest);
+		t->result = sha256_stream(t->data, t->size, t->digest, t);
+	pthread_mutex_lock(&t->lock);
+	t->finished = 1;
+	pthread_cond_signal(&t->cond);
+	pthread_mutex_unlock(&t->lock);
 	return NULL;
+}
+
+static int thread_start(struct coco_hash_thread *t)
+{
+	t->progress = 0;
+	t->finished = 0;
+	pthread_mutex_init(&t->lock, NULL);
+	pthread_cond_init(&t->cond, NULL);
+	t->started = pthread_create(&t->tid, NULL, hash_thread, t) == 0;
+	if (!t->started)
+		hash_thread(t); /* no thread to be had: hash here */
+	return 0;
 }
 
 int coco_sha256_file_start(struct coco_hash_thread *t, const char *path)
@@ -192,10 +225,7 @@ int coco_sha256_file_start(struct coco_hash_thread *t, const char *path)
 	t->path = path;
 	t->data = NULL;
 	t->size = 0;
-	t->started = pthread_create(&t->tid, NULL, hash_thread, t) == 0;
-	if (!t->started)
-		hash_thread(t); /* no thread to be had: hash here */
-	return 0;
+	return thread_start(t);
 }
 
 int coco_sha256_mapped_start(struct coco_hash_thread *t, const struct coco_mapped_file *m)
@@ -204,16 +234,39 @@ int coco_sha256_mapped_start(struct coco_hash_thread *t, const struct coco_mappe
 	t->data = m->data;
 	t->size = m->size;
 	t->id = m->id;
-	t->started = pthread_create(&t->tid, NULL, hash_thread, t) == 0;
-	if (!t->started)
-		hash_thread(t);
-	return 0;
+	return thread_start(t);
 }
 
 int coco_sha256_file_join(struct coco_hash_thread *t)
 {
-	if (t->started)
+	if (t->started) {
 		pthread_join(t->tid, NULL);
+		pthread_cond_destroy(&t->cond);
+		pthread_mutex_destroy(&t->lock);
+	}
 	t->started = 0;
 	return t->result;
+}
+
+int coco_sha256_join_releasing(struct coco_hash_thread *t, struct coco_mapped_file *m)
+{
+	size_t released = 0;
+	while (t->started && !t->path && m->data == t->data + released) {
+		pthread_mutex_lock(&t->lock);
+		while (!t->finished && t->progress - released < RELEASE_CHUNK)
+			pthread_cond_wait(&t->cond, &t->lock);
+		size_t upto = t->progress;
+		int finished = t->finished;
+		pthread_mutex_unlock(&t->lock);
+		if (finished || upto <= released)
+			break;
+		/* Behind the reader, never again read: unmapping it here takes its share of
+		 * the final teardown off the critical path. */
+		if (munmap((void *)m->data, upto - released) < 0)
+			break;
+		m->data += upto - released;
+		m->size -= upto - released;
+		released = upto;
+	}
+	return coco_sha256_file_join(t);
 }

@@ -46,7 +46,16 @@ struct coco_hash_thread {
 	struct coco_file_id id;
 	int result;
 	int started;
+	/* Progress of a mapped stream, for coco_sha256_join_releasing(). */
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	size_t progress;
+	int finished;
 };
 int coco_sha256_file_start(struct coco_hash_thread *t, const char *path);
 int coco_sha256_mapped_start(struct coco_hash_thread *t, const struct coco_mapped_file *m);
 int coco_sha256_file_join(struct coco_hash_thread *t);
+/* Join a coco_sha256_mapped_start() thread over m, unmapping m's pages behind the hash as it
+ * goes (m then covers only the rest: coco_unmap_file(m) after this is right). For a caller
+ * with nothing else to do but wait: the unmapping is done on its CPU, not at the end. */
+int coco_sha256_join_releasing(struct coco_hash_thread *t, struct coco_mapped_file *m);

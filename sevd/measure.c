@@ -363,14 +363,32 @@ int snpctl_measure(struct cli *cli, int argc, char **argv)
 			       kernel && a.initrd ? 1 : (unsigned)a.threads);
 		in.ovmf_page_hashes = page_hashes;
 	}
+	/* And the chain over them (what the daemon caches per firmware), so that only the
+	 * metadata, kernel-hashes and VMSA pages are left for after the join. */
+	uint8_t prefix[SNP_LD_SIZE];
+	if ((in.mode == SNP_MODE_SNP || in.mode == SNP_MODE_SVSM) && !in.seed) {
+		struct snp_measure_input p = {.mode = SNP_MODE_OVMF_HASH,
+					      .ovmf = in.ovmf,
+					      .ovmf_size = in.ovmf_size,
+					      .ovmf_page_hashes = in.ovmf_page_hashes,
+					      .threads = in.threads};
+		struct snp_measure_result pr;
+		char perr[512];
+		if (snp_measure(&p, &pr, perr, sizeof(perr)) == 0) {
+			memcpy(prefix, pr.digest, SNP_LD_SIZE);
+			in.seed = prefix;
+		} /* else: the full measurement below says what is wrong */
+	}
 	if (kernel) {
-		if ((r = kt.started ? coco_sha256_file_join(&kt) : kt.result) < 0) {
+		/* Waiting for the threaded file: unmap what is done with meanwhile. */
+		coco_unmap_file(initrd_threaded || !a.initrd ? &km : &im);
+		if ((r = kt.started ? coco_sha256_join_releasing(&kt, &km) : kt.result) < 0) {
 			fprintf(stderr, "snpctl measure: --kernel %s: %s\n", a.kernel, strerror(-r));
 			goto out;
 		}
 		memcpy(in.hashes.kernel, kt.digest, 32);
 		if (a.initrd) {
-			if ((r = it.started ? coco_sha256_file_join(&it) : it.result) < 0) {
+			if ((r = it.started ? coco_sha256_join_releasing(&it, &im) : it.result) < 0) {
 				fprintf(stderr, "snpctl measure: --initrd %s: %s\n", a.initrd,
 					strerror(-r));
 				goto out;

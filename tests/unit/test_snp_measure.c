@@ -362,6 +362,47 @@ START_TEST(mapped_file_hash)
 }
 END_TEST
 
+/* coco_sha256_join_releasing: the mapping is given back behind the hash in whole 8 MiB steps
+ * and m then covers exactly the rest; the digest is the file's. Sizes: under one step (nothing
+ * released), exactly two steps, and two steps and a tail. */
+START_TEST(join_releasing)
+{
+	static const size_t step = 8u << 20;
+	static const size_t sizes[] = {step - 1, 2 * step, 2 * step + 12345};
+	size_t max = 2 * step + 12345;
+	uint8_t *buf = malloc(max), want[32];
+	ck_assert_ptr_nonnull(buf);
+	for (size_t i = 0; i < max; i++)
+		buf[i] = (uint8_t)(i * 7 + (i >> 12));
+	for (size_t k = 0; k < ARRAY_SIZE(sizes); k++) {
+		char path[] = "/tmp/test-filehash-XXXXXX";
+		int fd = mkstemp(path);
+		ck_assert_int_ge(fd, 0);
+		ck_assert_int_eq(write(fd, buf, sizes[k]), (ssize_t)sizes[k]);
+		close(fd);
+		SHA256(buf, sizes[k], want);
+		struct coco_mapped_file m;
+		ck_assert_int_eq(coco_map_file_lazy(path, max, &m), 0);
+		const uint8_t *start = m.data;
+		struct coco_hash_thread t = {0};
+		coco_sha256_mapped_start(&t, &m);
+		coco_map_populate(&m);
+		ck_assert_int_eq(coco_sha256_join_releasing(&t, &m), 0);
+		ck_assert_msg(memcmp(t.digest, want, 32) == 0, "size %zu", sizes[k]);
+		size_t released = (size_t)(m.data - start);
+		ck_assert_uint_eq(released % step, 0);
+		ck_assert_uint_le(released, sizes[k] - sizes[k] % step);
+		ck_assert_uint_eq(m.size, sizes[k] - released);
+		/* What is left is still mapped and still the file's tail. */
+		if (m.size)
+			ck_assert(memcmp(m.data, buf + released, m.size) == 0);
+		coco_unmap_file(&m);
+		unlink(path);
+	}
+	free(buf);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("snp-measure");
@@ -374,6 +415,7 @@ int main(void)
 	tcase_add_test(tc, intermediate_pages);
 	tcase_add_test(tc, hostile_images);
 	tcase_add_test(tc, mapped_file_hash);
+	tcase_add_test(tc, join_releasing);
 	suite_add_tcase(s, tc);
 	return run_suite(s);
 }
