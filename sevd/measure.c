@@ -319,8 +319,8 @@ int snpctl_measure(struct cli *cli, int argc, char **argv)
 			goto out;
 		}
 	}
-	if (kernel && a.initrd) {
-		initrd_threaded = im.size >= km.size;
+	if (kernel) {
+		initrd_threaded = a.initrd && im.size >= km.size;
 		coco_sha256_mapped_start(initrd_threaded ? &it : &kt, initrd_threaded ? &im : &km);
 		coco_map_populate(initrd_threaded ? &im : &km);
 	}
@@ -350,8 +350,8 @@ int snpctl_measure(struct cli *cli, int argc, char **argv)
 		in.vmsa_cb = dump_vmsa;
 		in.vmsa_userdata = &dump_failed;
 	}
-	if (kernel) { /* the file without a thread of its own, here */
-		if (!a.initrd || initrd_threaded)
+	if (kernel && a.initrd) { /* the file without a thread of its own, here */
+		if (initrd_threaded)
 			kt.result = coco_sha256_mapped(km.data, km.size, kt.digest);
 		else
 			it.result = coco_sha256_mapped(im.data, im.size, it.digest);
@@ -360,7 +360,7 @@ int snpctl_measure(struct cli *cli, int argc, char **argv)
 	if (in.mode != SNP_MODE_SEV && in.mode != SNP_MODE_SEVES && !in.seed &&
 	    fw.size % SNP_PAGE_SIZE == 0 && (page_hashes = malloc(fw.size / SNP_PAGE_SIZE * 48 + 1))) {
 		snp_hash_pages(fw.data, fw.size / SNP_PAGE_SIZE, page_hashes,
-			       kernel && a.initrd ? 1 : (unsigned)a.threads);
+			       kernel ? 1 : (unsigned)a.threads);
 		in.ovmf_page_hashes = page_hashes;
 	}
 	/* And the chain over them (what the daemon caches per firmware), so that only the
@@ -381,7 +381,8 @@ int snpctl_measure(struct cli *cli, int argc, char **argv)
 	}
 	if (kernel) {
 		/* Waiting for the threaded file: unmap what is done with meanwhile. */
-		coco_unmap_file(initrd_threaded || !a.initrd ? &km : &im);
+		if (a.initrd)
+			coco_unmap_file(initrd_threaded ? &km : &im);
 		if ((r = kt.started ? coco_sha256_join_releasing(&kt, &km) : kt.result) < 0) {
 			fprintf(stderr, "snpctl measure: --kernel %s: %s\n", a.kernel, strerror(-r));
 			goto out;
