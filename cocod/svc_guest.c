@@ -219,6 +219,11 @@ static void guest_create(struct svc *s, char *const *dirs, size_t n_dirs, const 
 		svc_reply_error(r, SVC_E_INVALID, "%s", err);
 		return;
 	}
+	/* A control plane retrying a launch whose reply it lost gets that reply again. */
+	if (svc_idem_replay(s, q, "guest.create", r)) {
+		guest_spec_clear(&sp);
+		return;
+	}
 	uint8_t exp[48];
 	uint64_t t0 = now_ns();
 	int e = guest_expected(s->measure_cache, dirs, n_dirs, &sp, exp, err, sizeof(err));
@@ -271,6 +276,7 @@ static void guest_create(struct svc *s, char *const *dirs, size_t n_dirs, const 
 	r->doc.json = o;
 	r->doc.http_status = 201;
 	snprintf(r->doc.location, sizeof(r->doc.location), "/v1/guests/%s", g.id);
+	svc_idem_record(s, q, "guest.create", r);
 }
 
 /* A launch job: the configuration it reads is copied (a reload cannot pull it away). */

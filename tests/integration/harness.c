@@ -304,6 +304,19 @@ void reply_free(struct reply *r)
 	r->body = r->headers = NULL;
 }
 
+const char *reply_header(const struct reply *r, const char *name, char *buf, size_t n)
+{
+	buf[0] = '\0';
+	char pat[64];
+	snprintf(pat, sizeof(pat), "\n%s: ", name);
+	const char *l = r->headers ? strcasestr(r->headers, pat) : NULL;
+	if (!l)
+		return NULL;
+	l += strlen(pat);
+	snprintf(buf, n, "%.*s", (int)strcspn(l, "\r\n"), l);
+	return buf;
+}
+
 const char *json_field(const char *body, const char *key, char *buf, size_t n)
 {
 	json_object *o = json_tokener_parse(body), *v;

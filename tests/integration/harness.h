@@ -51,6 +51,9 @@ struct req_opts {
 void http(struct daemon *d, const char *method, const char *path, const struct req_opts *o,
 	  struct reply *r);
 void reply_free(struct reply *r);
+/* A response header's value (first match, name case-insensitive) into buf; NULL (and buf
+ * empty) when absent. */
+const char *reply_header(const struct reply *r, const char *name, char *buf, size_t n);
 const char *json_field(const char *body, const char *key, char *buf, size_t n);
 /* method path with a body of content type ct (NULL: application/json; body NULL: none,
  * body_len 0: strlen); asserts the status is want and returns the parsed JSON reply (put it). */

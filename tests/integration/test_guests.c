@@ -330,6 +330,57 @@ START_TEST(hostile_bodies)
 }
 END_TEST
 
+/* POST /v1/guests with an Idempotency-Key: status, body, Location. */
+static long post_keyed(const char *body, const char *key, json_object **ret, char *loc,
+		       size_t loclen)
+{
+	char hk[128];
+	snprintf(hk, sizeof(hk), "Idempotency-Key: %s", key);
+	const char *h[] = {"Content-Type: application/json", hk, NULL};
+	struct req_opts o = {.headers = h, .body = body};
+	struct reply r;
+	http(&d, "POST", "/v1/guests", &o, &r);
+	long st = r.status;
+	*ret = json_tokener_parse(r.body);
+	reply_header(&r, "Location", loc, loclen);
+	reply_free(&r);
+	return st;
+}
+
+/* A retried launch with the same Idempotency-Key gets the first reply (same guest, no second
+ * launch); the key on another body is refused; without the key the name conflicts. */
+START_TEST(idempotent_launch)
+{
+	setup_images();
+	daemon_start(&d);
+	json_object *a, *b, *c;
+	char la[160], lb[160], lc[160];
+	ck_assert_int_eq(post_keyed(snp_body, "launch-7f3a", &a, la, sizeof(la)), 201);
+	ck_assert_int_eq(post_keyed(snp_body, "launch-7f3a", &b, lb, sizeof(lb)), 201);
+	ck_assert_str_eq(json_path(a, "id"), json_path(b, "id"));
+	ck_assert_str_eq(json_path(a, "expected_measurement"), json_path(b, "expected_measurement"));
+	ck_assert_str_eq(la, lb);
+	ck_assert_ptr_nonnull(strstr(la, json_path(a, "id")));
+	json_object *j = get("/v1/guests", 200);
+	ck_assert_int_eq(json_object_array_length(json_object_object_get(j, "guests")), 1);
+	json_object_put(j);
+	/* The same key for another request: 422 naming the key, nothing launched. */
+	char other[sizeof(snp_body) + 8];
+	snprintf(other, sizeof(other), "%s", snp_body);
+	memcpy(strstr(other, "snp-1"), "snp-2", 5);
+	ck_assert_int_eq(post_keyed(other, "launch-7f3a", &c, lc, sizeof(lc)), 422);
+	ck_assert_ptr_nonnull(strstr(json_path(c, "detail"), "launch-7f3a"));
+	json_object_put(c);
+	j = get("/v1/guests", 200);
+	ck_assert_int_eq(json_object_array_length(json_object_object_get(j, "guests")), 1);
+	json_object_put(j);
+	/* Without the key, the same body is a second launch of an existing name: 409. */
+	json_object_put(http_json(&d, "POST", "/v1/guests", NULL, snp_body, 0, 409));
+	json_object_put(a);
+	json_object_put(b);
+}
+END_TEST
+
 /* snpctl/tdxctl guest: launch, list, show --json, destroy, and their exit statuses. */
 static int ctl(const char *bin, char **out, const char *const *args)
 {
@@ -473,6 +524,7 @@ int main(void)
 	tcase_add_checked_fixture(tc, NULL, teardown);
 	tcase_add_test(tc, round_trips_and_restart);
 	tcase_add_test(tc, hostile_bodies);
+	tcase_add_test(tc, idempotent_launch);
 	tcase_add_test(tc, cli_guest);
 	tcase_add_test(tc, native_libvirt);
 	suite_add_tcase(s, tc);

@@ -124,12 +124,8 @@ static long post_update(const char *body, const char *key, json_object **ret, ch
 	long st = r.status;
 	if (ret)
 		*ret = json_tokener_parse(r.body);
-	if (loc) {
-		loc[0] = '\0';
-		const char *l = r.headers ? strcasestr(r.headers, "\nLocation: ") : NULL;
-		if (l)
-			snprintf(loc, loclen, "%.*s", (int)strcspn(l + 11, "\r\n"), l + 11);
-	}
+	if (loc)
+		reply_header(&r, "Location", loc, loclen);
 	reply_free(&r);
 	return st;
 }
