@@ -526,6 +526,15 @@ void svc_drain(struct svc *s)
 		coco_workq_drain(s->work_q);
 }
 
+/* A key whose first request runs: a second request with it (same caller) waits for the
+ * outcome instead of running the op twice. One list for the process, under idem_lock, which
+ * also orders "look up the store, then claim" against "record, then release". */
+struct svc_idem_claim {
+	struct svc_idem_claim *next;
+	const struct svc_req *q;
+};
+static pthread_mutex_t idem_lock = PTHREAD_MUTEX_INITIALIZER;
+
 void svc_stop(struct svc *s)
 {
 	svc_guest_stop(s);
@@ -537,14 +546,26 @@ void svc_stop(struct svc *s)
 	s->work_q = s->measure_q = NULL;
 	tdxd_gate_free(s->tdx_gate);
 	s->tdx_gate = NULL;
+	while (s->idem_claims) { /* none once drained; freed regardless */
+		struct svc_idem_claim *c = s->idem_claims;
+		s->idem_claims = c->next;
+		free(c);
+	}
 	if (s->config_lock_init)
 		pthread_rwlock_destroy(&s->config_lock);
 	s->config_lock_init = false;
 }
 
+static void dispatch_op(struct svc *s, const struct svc_req *req, struct svc_reply *reply);
+
 void svc_dispatch(void *ctx, const struct svc_req *req, struct svc_reply *reply)
 {
-	struct svc *s = ctx;
+	dispatch_op(ctx, req, reply);
+	svc_idem_release(ctx, req);
+}
+
+static void dispatch_op(struct svc *s, const struct svc_req *req, struct svc_reply *reply)
+{
 	reply->status = SVC_OK;
 	reply->detail[0] = '\0';
 	switch (req->op) {
@@ -609,16 +630,65 @@ static void idem_hash(const struct svc_req *q, const char *op, uint8_t out[32])
 	EVP_MD_CTX_free(c);
 }
 
+static bool same_key(const struct svc_req *a, const struct svc_req *b)
+{
+	return streq(a->doc.idempotency_key, b->doc.idempotency_key) &&
+	       streq(a->actor ? a->actor : "", b->actor ? b->actor : "");
+}
+
+/* With idem_lock held. */
+static void idem_unclaim(struct svc *s, const struct svc_req *q)
+{
+	for (struct svc_idem_claim **p = &s->idem_claims; *p; p = &(*p)->next)
+		if ((*p)->q == q) {
+			struct svc_idem_claim *c = *p;
+			*p = c->next;
+			free(c);
+			return;
+		}
+}
+
+void svc_idem_release(struct svc *s, const struct svc_req *q)
+{
+	if (!q->doc.idempotency_key[0])
+		return;
+	pthread_mutex_lock(&idem_lock);
+	idem_unclaim(s, q);
+	pthread_mutex_unlock(&idem_lock);
+}
+
 bool svc_idem_replay(struct svc *s, const struct svc_req *q, const char *op,
 		     struct svc_reply *r)
 {
 	const char *key = q->doc.idempotency_key;
 	if (!key[0])
 		return false;
+	pthread_mutex_lock(&idem_lock);
+	for (struct svc_idem_claim *c = s->idem_claims; c; c = c->next)
+		if (c->q != q && same_key(c->q, q)) {
+			pthread_mutex_unlock(&idem_lock);
+			svc_reply_error(r, SVC_E_CONFLICT,
+					"a request with Idempotency-Key '%.80s' is still running; "
+					"retry to get its reply",
+					key);
+			r->doc.retry_after = 1;
+			return true;
+		}
 	struct coco_idem_record rec;
 	int e = coco_store_idem_get(s->store, key, q->actor ? q->actor : "", &rec);
-	if (e == -ENOENT)
+	if (e == -ENOENT) {
+		struct svc_idem_claim *c = malloc(sizeof(*c));
+		if (!c) {
+			pthread_mutex_unlock(&idem_lock);
+			svc_reply_error(r, SVC_E_UNAVAILABLE, "out of memory");
+			return true;
+		}
+		*c = (struct svc_idem_claim){.next = s->idem_claims, .q = q};
+		s->idem_claims = c;
+		pthread_mutex_unlock(&idem_lock);
 		return false;
+	}
+	pthread_mutex_unlock(&idem_lock);
 	if (e < 0) {
 		svc_reply_error(r, SVC_E_INTERNAL, "idempotency record: %s", strerror(-e));
 		return true;
@@ -642,8 +712,12 @@ bool svc_idem_replay(struct svc *s, const struct svc_req *q, const char *op,
 void svc_idem_record(struct svc *s, const struct svc_req *q, const char *op,
 		     const struct svc_reply *r)
 {
-	if (!q->doc.idempotency_key[0] || r->status != SVC_OK)
+	if (!q->doc.idempotency_key[0])
 		return;
+	if (r->status != SVC_OK) {
+		svc_idem_release(s, q);
+		return;
+	}
 	struct coco_idem_record rec = {.status = r->doc.http_status ? (int)r->doc.http_status : 200};
 	snprintf(rec.key, sizeof(rec.key), "%s", q->doc.idempotency_key);
 	snprintf(rec.actor, sizeof(rec.actor), "%s", q->actor ? q->actor : "");
@@ -653,7 +727,10 @@ void svc_idem_record(struct svc *s, const struct svc_req *q, const char *op,
 	if (r->doc.json)
 		rec.response = (char *)json_object_to_json_string_ext(r->doc.json,
 								     JSON_C_TO_STRING_PLAIN);
+	pthread_mutex_lock(&idem_lock);
 	int e = coco_store_idem_put(s->store, &rec);
+	idem_unclaim(s, q);
+	pthread_mutex_unlock(&idem_lock);
 	if (e < 0 && e != -EEXIST)
 		log_warn("Idempotency-Key %s not recorded: %s", rec.key, strerror(-e));
 }

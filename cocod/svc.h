@@ -37,6 +37,8 @@ struct svc {
 	uint64_t probe_at;
 	uint64_t probe_tdx_gen; /* svc_tdx_generation() when probed */
 	bool probe_ok;
+	/* Idempotency-Keys whose first request is running (svc_idem_replay). */
+	struct svc_idem_claim *idem_claims;
 	/* Config reload, provided by the daemon (it owns the listeners). */
 	int (*reload)(void *userdata, struct svc_reload *ret, char *err, size_t errlen);
 	void *reload_userdata;
@@ -101,13 +103,16 @@ uint64_t svc_tdx_generation(struct svc *s);
 void svc_tdx_module_status(struct svc *s, struct svc_tdx_module *o);
 
 /* Idempotency-Key for a POST document op (any area): call svc_idem_replay first; true means
- * the reply is filled (the stored response of the same request, or 422 for a different
- * request under the same key) and the op must not run. After a successful reply, call
- * svc_idem_record to keep it. Without the header both do nothing. */
+ * the reply is filled (the stored response of the same request, 422 for a different request
+ * under the same key, 409 + Retry-After while the key's first request still runs) and the op
+ * must not run. false claims the key for q: after a successful reply call svc_idem_record to
+ * keep it. The claim ends with svc_idem_record or svc_idem_release(q), which the dispatch
+ * calls after every op (a failed op keeps nothing). Without the header all do nothing. */
 bool svc_idem_replay(struct svc *s, const struct svc_req *q, const char *op,
 		     struct svc_reply *r);
 void svc_idem_record(struct svc *s, const struct svc_req *q, const char *op,
 		     const struct svc_reply *r);
+void svc_idem_release(struct svc *s, const struct svc_req *q);
 /* Guests (cocod/svc_guest.c). svc_guest_start reconciles the recorded guests (relaunching
  * emulated ones); svc_guest_submit queues a launch (POST /v1/guests) on measure_q. */
 int svc_guest_start(struct svc *s, char *err, size_t errlen);

@@ -304,6 +304,7 @@ static void create_work(void *arg)
 {
 	struct create_job *j = arg;
 	guest_create(j->svc, j->dirs, j->n_dirs, j->uri, j->req, j->reply);
+	svc_idem_release(j->svc, j->req);
 }
 
 static void create_done(void *arg)
@@ -710,6 +711,7 @@ void svc_guest_dispatch(struct svc *s, const struct svc_req *q, struct svc_reply
 	case SVC_GUEST_CREATE:
 		guest_create(s, s->config->image_dirs, s->config->n_image_dirs,
 			     s->config->libvirt_uri, q, r);
+		svc_idem_release(s, q);
 		return;
 	case SVC_GUEST_LIST: guest_list(s, r); return;
 	case SVC_GUEST_GET: guest_get(s, q, r); return;

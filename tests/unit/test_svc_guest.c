@@ -159,6 +159,49 @@ START_TEST(measurement_mismatch_fails)
 }
 END_TEST
 
+/* Idempotency-Key claims: while the key's first request runs, a second one with it (same
+ * caller) gets 409 + Retry-After instead of running the op again; another caller's key is
+ * its own; a failed first request leaves nothing (the key is free again); a recorded one is
+ * replayed. */
+START_TEST(idempotency_claims)
+{
+	struct svc_req q1 = {.op = SVC_GUEST_CREATE, .actor = "alice"}, q2 = q1, q3 = q1;
+	q3.actor = "bob";
+	snprintf(q1.doc.idempotency_key, sizeof(q1.doc.idempotency_key), "k-1");
+	memcpy(q2.doc.idempotency_key, q1.doc.idempotency_key, 4);
+	memcpy(q3.doc.idempotency_key, q1.doc.idempotency_key, 4);
+	struct svc_reply r = {0};
+	ck_assert(!svc_idem_replay(&s, &q1, "guest.create", &r)); /* claimed by q1 */
+	ck_assert(svc_idem_replay(&s, &q2, "guest.create", &r));
+	ck_assert_int_eq(r.status, SVC_E_CONFLICT);
+	ck_assert_uint_eq(r.doc.retry_after, 1);
+	ck_assert_ptr_nonnull(strstr(r.detail, "'k-1' is still running"));
+	r = (struct svc_reply){0};
+	ck_assert(!svc_idem_replay(&s, &q3, "guest.create", &r)); /* bob's own key */
+	svc_idem_release(&s, &q3);
+	/* q1 failed: its claim goes, nothing is kept, q2 may run. */
+	r = (struct svc_reply){.status = SVC_E_INTERNAL};
+	svc_idem_record(&s, &q1, "guest.create", &r);
+	r = (struct svc_reply){0};
+	ck_assert(!svc_idem_replay(&s, &q2, "guest.create", &r));
+	/* q2 succeeds and is recorded: q1 retried now gets q2's reply. */
+	r = (struct svc_reply){0};
+	r.doc.json = json_tokener_parse("{\"id\":\"x\"}");
+	r.doc.http_status = 201;
+	snprintf(r.doc.location, sizeof(r.doc.location), "/v1/guests/x");
+	svc_idem_record(&s, &q2, "guest.create", &r);
+	json_object_put(r.doc.json);
+	r = (struct svc_reply){0};
+	ck_assert(svc_idem_replay(&s, &q1, "guest.create", &r));
+	ck_assert_int_eq(r.status, SVC_OK);
+	ck_assert_uint_eq(r.doc.http_status, 201);
+	ck_assert_str_eq(r.doc.location, "/v1/guests/x");
+	ck_assert_str_eq(json_object_get_string(json_object_object_get(r.doc.json, "id")), "x");
+	json_object_put(r.doc.json);
+	ck_assert_ptr_null(s.idem_claims);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *su = suite_create("svc_guest");
@@ -167,6 +210,7 @@ int main(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, td_launch_waits_for_gate);
 	tcase_add_test(tc, measurement_mismatch_fails);
+	tcase_add_test(tc, idempotency_claims);
 	suite_add_tcase(su, tc);
 	return run_suite(su);
 }
