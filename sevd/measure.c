@@ -366,19 +366,9 @@ int snpctl_measure(struct cli *cli, int argc, char **argv)
 	/* And the chain over them (what the daemon caches per firmware), so that only the
 	 * metadata, kernel-hashes and VMSA pages are left for after the join. */
 	uint8_t prefix[SNP_LD_SIZE];
-	if ((in.mode == SNP_MODE_SNP || in.mode == SNP_MODE_SVSM) && !in.seed) {
-		struct snp_measure_input p = {.mode = SNP_MODE_OVMF_HASH,
-					      .ovmf = in.ovmf,
-					      .ovmf_size = in.ovmf_size,
-					      .ovmf_page_hashes = in.ovmf_page_hashes,
-					      .threads = in.threads};
-		struct snp_measure_result pr;
-		char perr[512];
-		if (snp_measure(&p, &pr, perr, sizeof(perr)) == 0) {
-			memcpy(prefix, pr.digest, SNP_LD_SIZE);
-			in.seed = prefix;
-		} /* else: the full measurement below says what is wrong */
-	}
+	if ((in.mode == SNP_MODE_SNP || in.mode == SNP_MODE_SVSM) && !in.seed &&
+	    snp_measure_prefix(&in, prefix, NULL, 0) == 0)
+		in.seed = prefix; /* else: the full measurement below says what is wrong */
 	if (kernel) {
 		/* Waiting for the threaded file: unmap what is done with meanwhile. */
 		if (a.initrd)

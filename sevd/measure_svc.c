@@ -314,14 +314,11 @@ int sevd_measure(struct sevd_measure_cache *c, char *const *image_dirs, size_t n
 	bool snp_chain = req->mode == SNP_MODE_SNP || req->mode == SNP_MODE_SVSM ||
 			 req->mode == SNP_MODE_OVMF_HASH;
 	if (snp_chain && !fw->prefix_ok) {
-		struct snp_measure_input p = {
-		    .mode = SNP_MODE_OVMF_HASH, .ovmf = in.ovmf, .ovmf_size = in.ovmf_size};
-		struct snp_measure_result pr;
-		if ((r = snp_measure(&p, &pr, err, errlen)) < 0) {
+		struct snp_measure_input p = {.ovmf = in.ovmf, .ovmf_size = in.ovmf_size};
+		if ((r = snp_measure_prefix(&p, fw->prefix, err, errlen)) < 0) {
 			free(svsm);
 			return r;
 		}
-		memcpy(fw->prefix, pr.digest, 48);
 		fw->prefix_ok = true;
 	}
 	struct snp_measure_result res;

@@ -395,3 +395,18 @@ int snp_measure(const struct snp_measure_input *in, struct snp_measure_result *o
 	}
 	return set_error(err, errlen, -EINVAL, "unknown mode %d", (int)in->mode);
 }
+
+int snp_measure_prefix(const struct snp_measure_input *in, uint8_t out[SNP_LD_SIZE], char *err,
+		       size_t errlen)
+{
+	struct snp_measure_input p = {.mode = SNP_MODE_OVMF_HASH,
+				      .ovmf = in->ovmf,
+				      .ovmf_size = in->ovmf_size,
+				      .ovmf_page_hashes = in->ovmf_page_hashes,
+				      .threads = in->threads};
+	struct snp_measure_result r;
+	int e = snp_measure(&p, &r, err, errlen);
+	if (e == 0)
+		memcpy(out, r.digest, SNP_LD_SIZE);
+	return e;
+}

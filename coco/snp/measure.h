@@ -62,5 +62,10 @@ struct snp_measure_result {
 /* Returns 0, or a negative errno with a message saying what is wrong with the input. */
 int snp_measure(const struct snp_measure_input *in, struct snp_measure_result *out, char *err,
 		size_t errlen);
+/* The SNP chain after in's firmware pages alone (uses ovmf, ovmf_size and, when given,
+ * ovmf_page_hashes and threads): the seed a later snp_measure of the same firmware may start
+ * from. */
+int snp_measure_prefix(const struct snp_measure_input *in, uint8_t out[SNP_LD_SIZE], char *err,
+		       size_t errlen);
 const char *snp_mode_name(enum snp_mode m);
 int snp_mode_from_name(const char *s, enum snp_mode *ret);
